@@ -1,0 +1,220 @@
+//! The fast downsample: the reference's arithmetic, reorganised so that no full-size float
+//! buffer is ever made.
+//!
+//! The reference runs four box-filter passes over full-size float copies of the image (rows,
+//! columns, rows, columns) and then keeps 64×64 of the result. Every output value depends only
+//! on the order of the additions inside its own running sum, so the same values come out of a
+//! streaming pipeline that works on a few rows at a time while they are in cache:
+//!
+//! 1. luma for a block of [`BLOCK`] rows, then pass 1 (along rows) on them, with [`BLOCK`]
+//!    independent running sums in lock-step so that the adds do not wait on each other;
+//! 2. pass 2 (along columns) keeps one running sum per column, fed from a ring of pass-1 rows
+//!    just long enough for the window; its adds are independent across columns (vectorised);
+//! 3. pass 3 (along rows) on blocks of pass-2 rows, keeping only the 64 sampled columns;
+//! 4. pass 4 (along columns) on those 64 columns, keeping the 64 sampled rows.
+//!
+//! Divisions are done as the reference does them (`sum / count`), on the same `f32` values.
+
+use crate::reference;
+use crate::stages::{decimate_index, window_size};
+
+/// Rows processed together in the row passes.
+const BLOCK: usize = 8;
+
+/// Where the luma of row `r` comes from: `fill(r, out)` writes `out.len()` values.
+pub trait LumaRows {
+    /// Width in pixels.
+    fn cols(&self) -> usize;
+    /// Height in pixels.
+    fn rows(&self) -> usize;
+    /// Writes the luma of row `r` into `out` (of length `cols()`).
+    fn fill(&self, r: usize, out: &mut [f32]);
+}
+
+/// The count each output of a box filter is divided by, per output index: it grows over the
+/// first half window, stays at `window`, and shrinks over the last half window.
+fn divisors(len: usize, window: usize) -> Vec<f32> {
+    let half = (window + 2) / 2;
+    let mut d = Vec::with_capacity(len);
+    let mut cur = half - 1;
+    for _ in 0..window - half + 1 {
+        cur += 1;
+        d.push(cur as f32);
+    }
+    for _ in 0..len - window {
+        d.push(cur as f32);
+    }
+    for _ in 0..half - 1 {
+        cur -= 1;
+        d.push(cur as f32);
+    }
+    d
+}
+
+/// The running sums of `box1d` along each of `K` rows of `input` (row-major, `cols` wide),
+/// written undivided to `sums`. The K chains are independent, so they run in lock-step.
+fn box_sums<const K: usize>(input: &[f32], sums: &mut [f32], cols: usize, window: usize) {
+    let half = (window + 2) / 2;
+    let (p1, p2, p3, p4) = (half - 1, window - half + 1, cols - window, half - 1);
+    let ins: [&[f32]; K] = std::array::from_fn(|k| &input[k * cols..(k + 1) * cols]);
+    let mut outs: Vec<&mut [f32]> = sums.chunks_exact_mut(cols).take(K).collect();
+    let mut s = [0f32; K];
+    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
+    for _ in 0..p1 {
+        for k in 0..K {
+            s[k] += ins[k][ri];
+        }
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        for k in 0..K {
+            s[k] += ins[k][ri];
+            outs[k][oi] = s[k];
+        }
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        for k in 0..K {
+            s[k] += ins[k][ri];
+            s[k] -= ins[k][li];
+            outs[k][oi] = s[k];
+        }
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        for k in 0..K {
+            s[k] -= ins[k][li];
+            outs[k][oi] = s[k];
+        }
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// Running sums for `n <= BLOCK` rows, lock-stepped in a full block where possible.
+fn box_sums_rows(input: &[f32], sums: &mut [f32], n: usize, cols: usize, window: usize) {
+    if n == BLOCK {
+        box_sums::<BLOCK>(input, sums, cols, window);
+    } else {
+        for k in 0..n {
+            let r = k * cols..(k + 1) * cols;
+            box_sums::<1>(&input[r.clone()], &mut sums[r], cols, window);
+        }
+    }
+}
+
+/// The 64×64 downsample of the image that `src` describes, equal bit for bit to
+/// [`reference::downsample`] on the same luma.
+pub fn downsample(src: &impl LumaRows) -> [[f32; 64]; 64] {
+    let (rows, cols) = (src.rows(), src.cols());
+    let wr = window_size(cols, 64);
+    let wc = window_size(rows, 64);
+    let div_r = divisors(cols, wr);
+    let div_c = divisors(rows, wc);
+    let sample_cols: Vec<usize> = (0..64).map(|j| decimate_index(j, cols, 64)).collect();
+
+    // Pass-1 rows live in a ring long enough for the column window plus one block; a
+    // multiple of BLOCK, so that a block never wraps.
+    let cap = (wc + BLOCK).div_ceil(BLOCK) * BLOCK;
+    let mut ring = vec![0f32; cap * cols];
+    let mut luma = vec![0f32; BLOCK * cols];
+    let mut produced = 0usize;
+    let mut produce = |ring: &mut [f32], produced: &mut usize| {
+        let n = BLOCK.min(rows - *produced);
+        for k in 0..n {
+            src.fill(*produced + k, &mut luma[k * cols..(k + 1) * cols]);
+        }
+        let slot = (*produced % cap) * cols;
+        let out = &mut ring[slot..slot + n * cols];
+        box_sums_rows(&luma, out, n, cols, wr);
+        for row in out.chunks_exact_mut(cols) {
+            for (v, d) in row.iter_mut().zip(&div_r) {
+                *v /= d;
+            }
+        }
+        *produced += n;
+    };
+
+    // Pass 2 state: one running sum per column; its outputs gather in a block for pass 3.
+    let mut acc = vec![0f32; cols];
+    let mut c1 = vec![0f32; BLOCK * cols];
+    let mut c1_rows = 0usize;
+    let mut sums = vec![0f32; BLOCK * cols];
+    let mut r2 = vec![0f32; rows * 64];
+    let mut r2_rows = 0usize;
+    let mut flush = |c1: &[f32], n: usize, r2_rows: &mut usize| {
+        box_sums_rows(c1, &mut sums, n, cols, wr);
+        for k in 0..n {
+            let row = &sums[k * cols..(k + 1) * cols];
+            let dst = &mut r2[(*r2_rows + k) * 64..(*r2_rows + k + 1) * 64];
+            for (d, &j) in dst.iter_mut().zip(&sample_cols) {
+                *d = row[j] / div_r[j];
+            }
+        }
+        *r2_rows += n;
+    };
+
+    let half = (wc + 2) / 2;
+    let (p1, p2, p3, p4) = (half - 1, wc - half + 1, rows - wc, half - 1);
+    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
+    let row_at = |r: usize| (r % cap) * cols..(r % cap + 1) * cols;
+    for step in 0..p1 + p2 + p3 + p4 {
+        let add = step < p1 + p2 + p3;
+        let sub = step >= p1 + p2;
+        if add && ri >= produced {
+            produce(&mut ring, &mut produced);
+        }
+        match (add, sub) {
+            (true, false) => {
+                let a = &ring[row_at(ri)];
+                acc.iter_mut().zip(a).for_each(|(s, &x)| *s += x);
+            }
+            (true, true) => {
+                let (a, b) = (&ring[row_at(ri)], &ring[row_at(li)]);
+                for ((s, &x), &y) in acc.iter_mut().zip(a).zip(b) {
+                    *s += x;
+                    *s -= y;
+                }
+            }
+            _ => {
+                let b = &ring[row_at(li)];
+                acc.iter_mut().zip(b).for_each(|(s, &y)| *s -= y);
+            }
+        }
+        if add {
+            ri += 1;
+        }
+        if sub {
+            li += 1;
+        }
+        if step >= p1 {
+            let d = div_c[oi];
+            let dst = &mut c1[c1_rows * cols..(c1_rows + 1) * cols];
+            dst.iter_mut().zip(&acc).for_each(|(o, &s)| *o = s / d);
+            c1_rows += 1;
+            oi += 1;
+            if c1_rows == BLOCK {
+                flush(&c1, BLOCK, &mut r2_rows);
+                c1_rows = 0;
+            }
+        }
+    }
+    if c1_rows > 0 {
+        flush(&c1, c1_rows, &mut r2_rows);
+    }
+
+    // Pass 4 on the 64 sampled columns, then keep the 64 sampled rows.
+    let mut col_out = vec![0f32; rows * 64];
+    for j in 0..64 {
+        reference::box1d(&r2[j..], &mut col_out[j..], rows, 64, wc);
+    }
+    let mut out = [[0f32; 64]; 64];
+    for (i, row) in out.iter_mut().enumerate() {
+        let src_row = decimate_index(i, rows, 64);
+        row.copy_from_slice(&col_out[src_row * 64..src_row * 64 + 64]);
+    }
+    out
+}
