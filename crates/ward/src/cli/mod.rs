@@ -1,0 +1,65 @@
+//! Command-line arguments (what was typed) and their conversion into library options.
+
+mod hash;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// ward finds copies of known terrorist and violent-extremist propaganda among uploads,
+/// sends matches to human review, and keeps the evidence.
+#[derive(Parser, Debug)]
+#[command(name = "ward", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Hash image files and folders (recursively): PDQ, MD5 and SHA-256.
+    Hash(hash::HashArgs),
+}
+
+/// Runs the parsed command and returns the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Hash(args) => hash::run(args),
+    }
+}
+
+/// Options shared by every command that decodes media.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MediaArgs {
+    /// Hash what a viewer sees: apply the EXIF orientation first. Off by default, as in the
+    /// reference implementations, so that hashes match the lists platforms exchange.
+    #[arg(long)]
+    pub exif_orientation: bool,
+    /// Refuse images with more pixels than this (width × height).
+    #[arg(long, default_value_t = 200_000_000, value_name = "N")]
+    pub max_pixels: u64,
+    /// Refuse files larger than this many bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "N")]
+    pub max_bytes: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl MediaArgs {
+    fn decode_options(&self) -> ward_media::DecodeOptions {
+        ward_media::DecodeOptions {
+            max_pixels: self.max_pixels,
+            max_bytes: self.max_bytes,
+            exif_orientation: self.exif_orientation,
+        }
+    }
+
+    fn thread_pool(&self) -> anyhow::Result<rayon::ThreadPool> {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = self.threads {
+            anyhow::ensure!(n > 0, "--threads must be at least 1");
+            b = b.num_threads(n);
+        }
+        Ok(b.build()?)
+    }
+}
