@@ -6,7 +6,7 @@
 //! on the order of the additions inside its own running sum, so the same values come out of a
 //! streaming pipeline that works on a few rows at a time while they are in cache:
 //!
-//! 1. luma for a block of [`BLOCK`] rows, then pass 1 (along rows) on them, with [`BLOCK`]
+//! 1. luma for a block of eight rows, then pass 1 (along rows) on them, with eight
 //!    independent running sums in lock-step so that the adds do not wait on each other;
 //! 2. pass 2 (along columns) keeps one running sum per column, fed from a ring of pass-1 rows
 //!    just long enough for the window; its adds are independent across columns (vectorised);

@@ -9,7 +9,7 @@
 //! reference's order**, because shared hash lists are made with Meta's code and a sum taken in
 //! another order flips bits. Speed comes from doing that same arithmetic in a different
 //! schedule (see [`fast`]), never from a different formula. The straightforward port in
-//! [`reference`] is kept as the twin every fast path is tested against.
+//! [`mod@reference`] is kept as the twin every fast path is tested against.
 //!
 //! No I/O, no decoders: callers hand in pixels.
 //!
