@@ -124,13 +124,17 @@ impl<'a> Pixels<'a> {
         self.height
     }
 
-    /// The full-size float luma, as the reference computes it.
+    /// The full-size float luma, computed pixel by pixel with [`reference::luma`] (the slow
+    /// twin of the table-driven rows the fast path uses).
     pub fn luma(&self) -> Vec<f32> {
-        let mut out = vec![0f32; self.width * self.height];
-        for (r, row) in out.chunks_exact_mut(self.width.max(1)).enumerate() {
-            fast::LumaRows::fill(self, r, row);
+        if self.channels == 3 {
+            self.data
+                .chunks_exact(3)
+                .map(|p| reference::luma(p[0], p[1], p[2]))
+                .collect()
+        } else {
+            self.data.iter().map(|&v| f32::from(v)).collect()
         }
-        out
     }
 }
 
@@ -144,9 +148,12 @@ impl fast::LumaRows for Pixels<'_> {
     fn fill(&self, r: usize, out: &mut [f32]) {
         let w = self.width;
         if self.channels == 3 {
+            // The three products come from tables holding exactly the `f32` products the
+            // reference computes; only the two adds (in the reference's order) remain per pixel.
+            let t = luma_tables();
             let src = &self.data[r * w * 3..(r + 1) * w * 3];
             for (o, p) in out.iter_mut().zip(src.chunks_exact(3)) {
-                *o = reference::luma(p[0], p[1], p[2]);
+                *o = t[0][usize::from(p[0])] + t[1][usize::from(p[1])] + t[2][usize::from(p[2])];
             }
         } else {
             let src = &self.data[r * w..(r + 1) * w];
@@ -155,6 +162,20 @@ impl fast::LumaRows for Pixels<'_> {
             }
         }
     }
+}
+
+/// `0.299 × v`, `0.587 × v` and `0.114 × v` in `f32` for every byte value `v`.
+fn luma_tables() -> &'static [[f32; 256]; 3] {
+    static T: std::sync::OnceLock<[[f32; 256]; 3]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = [[0f32; 256]; 3];
+        for v in 0..=255u8 {
+            t[0][usize::from(v)] = 0.299f32 * f32::from(v);
+            t[1][usize::from(v)] = 0.587f32 * f32::from(v);
+            t[2][usize::from(v)] = 0.114f32 * f32::from(v);
+        }
+        t
+    })
 }
 
 /// The 16×16 DCT block and quality of an image, or `None` below the minimum size.
