@@ -1,8 +1,11 @@
 //! Command-line arguments (what was typed) and their conversion into library options.
 
+mod bank;
 mod hash;
+mod matching;
 
 use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// ward finds copies of known terrorist and violent-extremist propaganda among uploads,
@@ -10,6 +13,15 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "ward", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// The database file (created on first use).
+    #[arg(
+        long,
+        global = true,
+        env = "WARD_DB",
+        default_value = "ward.db",
+        value_name = "PATH"
+    )]
+    db: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -18,13 +30,33 @@ pub struct Cli {
 enum Command {
     /// Hash image files and folders (recursively): PDQ, MD5 and SHA-256.
     Hash(hash::HashArgs),
+    /// Keep hash banks: create, list, import, export, add media, disable entries.
+    #[command(subcommand)]
+    Bank(bank::BankCommand),
+    /// Hash files (or take a hash) and match them against every active bank.
+    Match(matching::MatchArgs),
 }
 
 /// Runs the parsed command and returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Hash(args) => hash::run(args),
+        Command::Bank(cmd) => bank::run(cmd, open(&cli.db)?),
+        Command::Match(args) => matching::run(args, open(&cli.db)?),
     }
+}
+
+/// Opens the store and wraps it in the engine.
+fn open(db: &Path) -> anyhow::Result<ward_engine::Ward> {
+    let store = ward_engine::ward_store::Store::open(db)?;
+    Ok(ward_engine::Ward::new(store))
+}
+
+/// Who is acting, for the record of who added what.
+fn actor() -> String {
+    std::env::var("USER")
+        .map(|u| format!("cli:{u}"))
+        .unwrap_or_else(|_| "cli".to_owned())
 }
 
 /// Options shared by every command that decodes media.

@@ -1,0 +1,267 @@
+//! `ward bank …`
+
+use super::{actor, MediaArgs};
+use crate::output;
+use anyhow::Context;
+use clap::Subcommand;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use ward_engine::exchange::{self, Format, SignalType};
+use ward_engine::ward_store::{NewBank, NewEntry, Policy};
+use ward_engine::Ward;
+
+#[derive(Subcommand, Debug)]
+pub enum BankCommand {
+    /// Create a bank.
+    Create {
+        /// Bank name: letters, digits, '_', '-', '.'.
+        name: String,
+        /// What a match does: review (every match to a human) or auto (exact matches
+        /// quarantined at once).
+        #[arg(long, default_value = "review", value_parser = ["review", "auto"])]
+        policy: String,
+        /// A label every match from this bank carries (repeatable).
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Provenance: who shared it, under which terms.
+        #[arg(long, default_value = "")]
+        source: String,
+    },
+    /// List banks with their entry counts.
+    List {
+        /// JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a hash list into a bank, atomically (a bad line changes nothing) and
+    /// idempotently (entries already there are not added twice).
+    Import {
+        /// Bank name.
+        name: String,
+        /// The hash list.
+        file: PathBuf,
+        /// lines (one hash a line), te (python-threatexchange: "pdq <hash>"), csv
+        /// ("hash,labels" header); guessed from the first line when not given.
+        #[arg(long)]
+        format: Option<String>,
+        /// Signal type of values that do not name one.
+        #[arg(long, default_value = "pdq")]
+        signal_type: String,
+    },
+    /// Export a bank's active entries (import of the output gives the same bank).
+    Export {
+        /// Bank name.
+        name: String,
+        /// csv (signal types and labels), te, or lines (one signal type only).
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// With --format lines: which signal type.
+        #[arg(long, default_value = "pdq")]
+        signal_type: String,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Hash media files and add their signals (PDQ, MD5, SHA-256) to a bank.
+    Add {
+        /// Bank name.
+        name: String,
+        /// Files and folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// A label for the added entries (repeatable).
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+        #[command(flatten)]
+        media: MediaArgs,
+    },
+    /// Disable an entry: it is kept for the record but no longer matches.
+    Disable {
+        /// Bank name.
+        name: String,
+        /// Entry id (as `ward match` and `ward bank export --format csv` show it).
+        entry: i64,
+    },
+}
+
+pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
+    let store = ward.store_mut();
+    match cmd {
+        BankCommand::Create {
+            name,
+            policy,
+            labels,
+            description,
+            source,
+        } => {
+            let policy = Policy::parse(&policy)?;
+            let b = store.create_bank(
+                &NewBank {
+                    name,
+                    description,
+                    labels,
+                    policy,
+                    source,
+                },
+                &actor(),
+            )?;
+            println!("created bank {} (policy {})", b.name, b.policy.as_str());
+        }
+        BankCommand::List { json } => {
+            let mut out = std::io::stdout().lock();
+            for b in store.banks()? {
+                if json {
+                    let v = serde_json::json!({
+                        "name": b.name, "policy": b.policy.as_str(), "labels": b.labels,
+                        "description": b.description, "source": b.source,
+                        "active_entries": b.active_entries, "disabled_entries": b.disabled_entries,
+                        "created_at": b.created_at, "created_by": b.created_by,
+                    });
+                    output::write_json_line(&mut out, &v)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{} active\t{} disabled\t{}",
+                        b.name,
+                        b.policy.as_str(),
+                        b.active_entries,
+                        b.disabled_entries,
+                        b.labels.join(";")
+                    )?;
+                }
+            }
+        }
+        BankCommand::Import {
+            name,
+            file,
+            format,
+            signal_type,
+        } => {
+            store.bank(&name)?; // a clear error before reading a large file
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let format = match format {
+                Some(f) => Format::parse(&f)?,
+                None => Format::sniff(&text),
+            };
+            let default_type = SignalType::parse(&signal_type).map_err(anyhow::Error::msg)?;
+            let parsed = exchange::parse(&file.display().to_string(), &text, format, default_type)?;
+            drop(text);
+            let o = store.import(&name, &parsed.entries, &actor())?;
+            println!(
+                "imported {} new entries into {name} ({} already present, {} duplicate rows in the file)",
+                o.added, o.already_present, parsed.duplicates
+            );
+        }
+        BankCommand::Export {
+            name,
+            format,
+            signal_type,
+            output,
+        } => {
+            let format = Format::parse(&format)?;
+            let only = SignalType::parse(&signal_type).map_err(anyhow::Error::msg)?;
+            let mut buf = String::new();
+            if let Some(h) = exchange::header(format) {
+                buf.push_str(h);
+                buf.push('\n');
+            }
+            store.for_each_entry(&name, |e| {
+                let Ok(ty) = SignalType::parse(&e.signal_type) else {
+                    return Ok(());
+                };
+                if e.active && (format != Format::Lines || ty == only) {
+                    exchange::write_entry(&mut buf, format, ty, &e.value, &e.labels);
+                }
+                Ok(())
+            })?;
+            match output {
+                Some(p) => write_atomically(&p, buf.as_bytes())?,
+                None => std::io::stdout().lock().write_all(buf.as_bytes())?,
+            }
+        }
+        BankCommand::Add {
+            name,
+            paths,
+            labels,
+            media,
+        } => {
+            store.bank(&name)?;
+            let opts = ward_media::HashOptions {
+                decode: media.decode_options(),
+                dihedral: false,
+            };
+            let mut entries = Vec::new();
+            let mut failed = false;
+            let mut low_quality = 0;
+            for item in output::expand_paths(&paths) {
+                let (path, result) = match item {
+                    Ok(p) => {
+                        let r = ward_media::hash_file(&p, &opts).map_err(|e| e.to_string());
+                        (p, r)
+                    }
+                    Err((p, e)) => (p, Err(e)),
+                };
+                let s = match result {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("{}: {e}", path.display());
+                        failed = true;
+                        continue;
+                    }
+                };
+                let source_id = Some(
+                    path.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                let mut add = |ty: SignalType, value: Vec<u8>| {
+                    entries.push(NewEntry {
+                        signal_type: ty.name().to_owned(),
+                        value,
+                        labels: labels.clone(),
+                        source_id: source_id.clone(),
+                    })
+                };
+                if s.pdq.quality >= 50 {
+                    add(SignalType::Pdq, s.pdq.hash.as_bytes().to_vec());
+                } else {
+                    low_quality += 1;
+                    eprintln!(
+                        "{}: PDQ quality {} is under 50, too featureless to match on; adding its MD5 and SHA-256 only",
+                        path.display(),
+                        s.pdq.quality
+                    );
+                }
+                add(SignalType::Md5, s.digests.md5.to_vec());
+                add(SignalType::Sha256, s.digests.sha256.to_vec());
+            }
+            if failed {
+                anyhow::bail!("nothing was added: fix or remove the files above and run again");
+            }
+            let o = store.import(&name, &entries, &actor())?;
+            println!(
+                "added {} entries to {name} ({} already present; {low_quality} files without PDQ)",
+                o.added, o.already_present
+            );
+        }
+        BankCommand::Disable { name, entry } => {
+            store.disable_entry(&name, entry)?;
+            println!("disabled entry {entry} of {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a file through a temporary sibling and a rename, so a reader never sees half of it.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("ward-tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! `ward match …`
+
+use super::MediaArgs;
+use crate::output::{self, Progress};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use ward_engine::{MatchOptions, Via, Ward};
+use ward_media::{HashOptions, ImageSignals};
+use ward_pdq::Hash256;
+
+#[derive(clap::Args, Debug)]
+pub struct MatchArgs {
+    /// Files and folders to hash and match.
+    #[arg(
+        value_name = "PATH",
+        required_unless_present = "hash",
+        conflicts_with = "hash"
+    )]
+    paths: Vec<PathBuf>,
+    /// Match a PDQ hash (64 hex digits) instead of files (repeatable).
+    #[arg(long, value_name = "HEX")]
+    hash: Vec<String>,
+    /// Largest Hamming distance that counts as a match.
+    #[arg(long, default_value_t = 31, value_name = "N")]
+    threshold: u32,
+    /// Also try the 8 rotations/flips of each image.
+    #[arg(long)]
+    dihedral: bool,
+    /// One JSON object per input: {"path", "pdq", "matches": [...]}.
+    #[arg(long)]
+    json: bool,
+    /// Exit with code 1 when anything matched (for scripts and CI hooks).
+    #[arg(long)]
+    fail_on_match: bool,
+    #[command(flatten)]
+    media: MediaArgs,
+}
+
+/// One match, as printed.
+struct Found {
+    bank: String,
+    entry: i64,
+    signal_type: &'static str,
+    distance: u32,
+    via: String,
+    labels: Vec<String>,
+}
+
+pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.threshold <= 256,
+        "--threshold must be between 0 and 256"
+    );
+    let opts = MatchOptions {
+        threshold: args.threshold,
+        ..MatchOptions::default()
+    };
+    ward.refresh_pdq()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let (mut any_match, mut failed) = (false, false);
+
+    if !args.hash.is_empty() {
+        for hex in &args.hash {
+            let hash: Hash256 = hex
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--hash {hex}: {e}"))?;
+            let found = pdq_matches(&mut ward, &[(Via::Original, hash)], &opts)?;
+            any_match |= !found.is_empty();
+            print(&mut out, args.json, hex, Some(&hash), &found)?;
+        }
+        out.flush()?;
+        return Ok(exit(any_match && args.fail_on_match, false));
+    }
+
+    let hash_opts = HashOptions {
+        decode: args.media.decode_options(),
+        dihedral: args.dihedral,
+    };
+    let files = output::expand_paths(&args.paths);
+    let pool = args.media.thread_pool()?;
+    let progress = Progress::new(files.len() as u64);
+    for chunk in files.chunks(256) {
+        let hashed: Vec<Result<ImageSignals, String>> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|f| {
+                    let r = match f {
+                        Ok(p) => ward_media::hash_file(p, &hash_opts).map_err(|e| e.to_string()),
+                        Err((_, e)) => Err(e.clone()),
+                    };
+                    progress.inc();
+                    r
+                })
+                .collect()
+        });
+        for (f, r) in chunk.iter().zip(hashed) {
+            let path = match f {
+                Ok(p) | Err((p, _)) => p,
+            };
+            let name = path.display().to_string();
+            let s = match r {
+                Ok(s) => s,
+                Err(e) => {
+                    failed = true;
+                    if args.json {
+                        output::write_json_line(&mut out, &json!({"path": name, "error": e}))?;
+                    } else {
+                        out.flush()?;
+                        progress.suspend(|| eprintln!("{name}: {e}"));
+                    }
+                    continue;
+                }
+            };
+            let mut found = Vec::new();
+            if s.pdq.quality >= opts.min_quality {
+                let mut queries = vec![(Via::Original, s.pdq.hash)];
+                if let Some(d) = &s.dihedral {
+                    queries.extend((1..8).map(|k| (Via::Dihedral(k as u8), d[k])));
+                }
+                found = pdq_matches(&mut ward, &queries, &opts)?;
+            } else if !args.json {
+                out.flush()?;
+                progress.suspend(|| {
+                    eprintln!(
+                        "{name}: PDQ quality {} is under {}, not matched on PDQ (too featureless); digests still checked",
+                        s.pdq.quality, opts.min_quality
+                    )
+                });
+            }
+            for (ty, value) in [
+                ("md5", &s.digests.md5[..]),
+                ("sha256", &s.digests.sha256[..]),
+            ] {
+                for (e, labels) in ward.match_exact(ty, value)? {
+                    found.push(Found {
+                        bank: e.bank,
+                        entry: e.id,
+                        signal_type: ty,
+                        distance: 0,
+                        via: "exact".to_owned(),
+                        labels,
+                    });
+                }
+            }
+            any_match |= !found.is_empty();
+            let low = s.pdq.quality < opts.min_quality;
+            if args.json && low {
+                let mut v = match_json(&name, Some(&s.pdq.hash), &found);
+                v["pdq_quality"] = s.pdq.quality.into();
+                v["skipped"] =
+                    format!("PDQ quality {} under {}", s.pdq.quality, opts.min_quality).into();
+                output::write_json_line(&mut out, &v)?;
+            } else {
+                print(&mut out, args.json, &name, Some(&s.pdq.hash), &found)?;
+            }
+        }
+        out.flush()?;
+    }
+    progress.finish();
+    Ok(exit(any_match && args.fail_on_match, failed))
+}
+
+fn pdq_matches(
+    ward: &mut Ward,
+    queries: &[(Via, Hash256)],
+    opts: &MatchOptions,
+) -> anyhow::Result<Vec<Found>> {
+    Ok(ward
+        .match_pdq(queries, opts)?
+        .into_iter()
+        .map(|m| Found {
+            bank: m.entry.bank,
+            entry: m.entry.id,
+            signal_type: "pdq",
+            distance: m.distance,
+            via: m.via.name(),
+            labels: m.labels,
+        })
+        .collect())
+}
+
+fn match_json(name: &str, hash: Option<&Hash256>, found: &[Found]) -> Value {
+    json!({
+        "path": name,
+        "pdq": hash.map(|h| h.to_hex()),
+        "matches": found.iter().map(|f| json!({
+            "bank": f.bank,
+            "entry": f.entry,
+            "signal_type": f.signal_type,
+            "distance": f.distance,
+            "via": f.via,
+            "labels": f.labels,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print(
+    out: &mut impl Write,
+    json: bool,
+    name: &str,
+    hash: Option<&Hash256>,
+    found: &[Found],
+) -> anyhow::Result<()> {
+    if json {
+        output::write_json_line(out, &match_json(name, hash, found))?;
+    } else {
+        for f in found {
+            writeln!(
+                out,
+                "{name},{},{},{},{},{},{}",
+                f.bank,
+                f.entry,
+                f.distance,
+                f.signal_type,
+                f.via,
+                f.labels.join(";")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Exit codes: 2 if any input failed, else 1 for a match under --fail-on-match, else 0.
+fn exit(matched: bool, failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::from(2)
+    } else if matched {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
