@@ -49,8 +49,27 @@ fn crlf_bom_comments_blank_lines_and_duplicates() {
     assert_eq!((empty.entries.len(), empty.duplicates), (0, 0));
     let csv = format!("hash,labels\r\n{A},isis;video\r\n{B},\r\n");
     let p = parse(&csv, Format::Csv).unwrap();
-    assert_eq!(p.entries[0].labels, ["isis", "video"]);
-    assert!(p.entries[1].labels.is_empty());
+    let labels_of = |h: &str| {
+        let v = SignalType::Pdq.parse_value(h).unwrap();
+        p.entries
+            .iter()
+            .find(|e| e.value == v)
+            .unwrap()
+            .labels
+            .clone()
+    };
+    assert_eq!(labels_of(A), ["isis", "video"]);
+    assert!(labels_of(B).is_empty());
+    // The first row of a repeated signal wins.
+    let p = parse(
+        &format!("hash,labels\n{A},first\n{A},second\n"),
+        Format::Csv,
+    )
+    .unwrap();
+    assert_eq!(
+        (p.entries.len(), p.duplicates, p.entries[0].labels.clone()),
+        (1, 1, vec!["first".to_owned()])
+    );
     assert_eq!(Format::sniff(&format!("pdq {A}\n")), Format::Te);
 }
 

@@ -91,8 +91,8 @@ pub struct NewBank {
 /// One signal to add to a bank.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEntry {
-    /// `pdq`, `md5`, `sha256`, …
-    pub signal_type: String,
+    /// `pdq`, `md5`, `sha256`, … (a fixed vocabulary, so no allocation per entry).
+    pub signal_type: &'static str,
     /// The signal in binary.
     pub value: Vec<u8>,
     /// Labels of this entry.
@@ -158,8 +158,13 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn labels_to_json(labels: &[String]) -> String {
-    serde_json::to_string(labels).unwrap_or_else(|_| "[]".to_owned())
+fn labels_to_json(labels: &[String]) -> std::borrow::Cow<'static, str> {
+    if labels.is_empty() {
+        return "[]".into(); // the common case of a bulk import: no allocation
+    }
+    serde_json::to_string(labels)
+        .unwrap_or_else(|_| "[]".to_owned())
+        .into()
 }
 
 fn labels_from_json(s: &str) -> Vec<String> {
@@ -296,7 +301,7 @@ impl Store {
         // Sorted by value, inserts walk the unique index in order instead of at random, which
         // keeps a 10-million-row import fast once the index outgrows the page cache.
         let mut order: Vec<&NewEntry> = entries.iter().collect();
-        order.sort_unstable_by(|a, b| (&a.signal_type, &a.value).cmp(&(&b.signal_type, &b.value)));
+        order.sort_unstable_by(|a, b| (a.signal_type, &a.value).cmp(&(b.signal_type, &b.value)));
         self.conn.pragma_update(None, "cache_size", -262_144)?; // 256 MiB for this connection
         let tx = self
             .conn
@@ -391,10 +396,16 @@ impl Store {
         let seq: i64 =
             tx.query_row("SELECT value FROM meta WHERE key = 'seq'", [], |r| r.get(0))?;
         {
-            let mut st = tx.prepare_cached(
-                "SELECT id, bank_id, value, status = 'active' FROM entries
-                 WHERE signal_type = ?1 AND seq > ?2 ORDER BY id",
-            )?;
+            // A full load walks the table in id order (no index, no sort: at ten million rows
+            // a sort spills to temporary files); catching up uses the sequence index.
+            let sql = if after == 0 {
+                "SELECT id, bank_id, value, status = 'active' FROM entries NOT INDEXED
+                 WHERE signal_type = ?1 AND seq > ?2 ORDER BY id"
+            } else {
+                "SELECT id, bank_id, value, status = 'active' FROM entries INDEXED BY entries_by_seq
+                 WHERE signal_type = ?1 AND seq > ?2 ORDER BY id"
+            };
+            let mut st = tx.prepare_cached(sql)?;
             let mut rows = st.query(params![signal_type, after])?;
             while let Some(r) = rows.next()? {
                 visit(IndexedSignal {

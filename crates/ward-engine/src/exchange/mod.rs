@@ -16,7 +16,6 @@
 //! skipped; rows repeated within a file count once.
 
 use crate::EngineError;
-use std::collections::HashSet;
 use ward_store::NewEntry;
 
 /// A file format of bank data.
@@ -152,7 +151,7 @@ fn truncate(s: &str) -> String {
 /// The result of parsing a file.
 #[derive(Debug, Default)]
 pub struct Parsed {
-    /// Distinct entries, in file order.
+    /// Distinct entries (the first row of each signal), sorted by signal type and value.
     pub entries: Vec<NewEntry>,
     /// Rows that repeated an earlier row's signal (counted once).
     pub duplicates: u64,
@@ -167,7 +166,6 @@ pub fn parse(
 ) -> Result<Parsed, EngineError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Parsed::default();
-    let mut seen: HashSet<(SignalType, Vec<u8>)> = HashSet::new();
     let mut csv_cols: Option<CsvColumns> = None;
     for (i, raw) in text.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw).trim();
@@ -215,17 +213,37 @@ pub fn parse(
         for l in &labels {
             ward_store::validate_label(l).map_err(|e| at(e.to_string()))?;
         }
-        if seen.insert((ty, value.clone())) {
-            out.entries.push(NewEntry {
-                signal_type: ty.name().to_owned(),
-                value,
-                labels,
-                source_id: None,
-            });
-        } else {
-            out.duplicates += 1;
+        out.entries.push(NewEntry {
+            signal_type: ty.name(),
+            value,
+            labels,
+            source_id: None,
+        });
+    }
+    // Rows repeating an earlier row's signal count once: sort positions by signal (ties by
+    // position, so the first row wins), then drop the later ones. No hashing or copies of
+    // values, which matters at ten million rows.
+    let mut order: Vec<usize> = (0..out.entries.len()).collect();
+    let key = |i: usize| (out.entries[i].signal_type, &out.entries[i].value);
+    order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
+    let mut keep = vec![true; out.entries.len()];
+    for w in order.windows(2) {
+        if key(w[0]) == key(w[1]) {
+            keep[w[1]] = false;
         }
     }
+    out.duplicates = keep.iter().filter(|k| !**k).count() as u64;
+    // Hand the entries out in signal order: the store inserts in that order, and sorting an
+    // already sorted list costs it one pass.
+    let mut slots: Vec<Option<NewEntry>> = std::mem::take(&mut out.entries)
+        .into_iter()
+        .map(Some)
+        .collect();
+    out.entries = order
+        .into_iter()
+        .filter(|&i| keep[i])
+        .filter_map(|i| slots[i].take())
+        .collect();
     if format == Format::Csv && csv_cols.is_none() {
         return Err(EngineError::Parse {
             file: name.to_owned(),

@@ -31,7 +31,7 @@ CREATE TABLE entries (
     added_by    TEXT NOT NULL,
     status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
     seq         INTEGER NOT NULL,                -- change sequence of its last change
-    UNIQUE (bank_id, signal_type, value)
+    -- Also the lookup index of exact signals (its prefix is signal_type, value).
+    UNIQUE (signal_type, value, bank_id)
 );
-CREATE INDEX entries_by_value ON entries (signal_type, value);
 CREATE INDEX entries_by_seq ON entries (seq);

@@ -222,7 +222,7 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                 );
                 let mut add = |ty: SignalType, value: Vec<u8>| {
                     entries.push(NewEntry {
-                        signal_type: ty.name().to_owned(),
+                        signal_type: ty.name(),
                         value,
                         labels: labels.clone(),
                         source_id: source_id.clone(),
