@@ -301,7 +301,12 @@ impl Store {
         // Sorted by value, inserts walk the unique index in order instead of at random, which
         // keeps a 10-million-row import fast once the index outgrows the page cache.
         let mut order: Vec<&NewEntry> = entries.iter().collect();
-        order.sort_unstable_by(|a, b| (a.signal_type, &a.value).cmp(&(b.signal_type, &b.value)));
+        let by_signal = |a: &&NewEntry, b: &&NewEntry| {
+            (a.signal_type, &a.value).cmp(&(b.signal_type, &b.value))
+        };
+        if !order.is_sorted_by(|a, b| by_signal(a, b).is_le()) {
+            order.sort_unstable_by(by_signal);
+        }
         self.conn.pragma_update(None, "cache_size", -262_144)?; // 256 MiB for this connection
         let tx = self
             .conn

@@ -223,9 +223,32 @@ pub fn parse(
     // Rows repeating an earlier row's signal count once: sort positions by signal (ties by
     // position, so the first row wins), then drop the later ones. No hashing or copies of
     // values, which matters at ten million rows.
-    let mut order: Vec<usize> = (0..out.entries.len()).collect();
+    // The sort runs on compact (prefix, position) pairs: for hashes the first eight bytes
+    // almost always decide, so the full values are compared only on a tie.
     let key = |i: usize| (out.entries[i].signal_type, &out.entries[i].value);
-    order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
+    let prefix = |v: &[u8]| {
+        let mut b = [0u8; 8];
+        let n = v.len().min(8);
+        b[..n].copy_from_slice(&v[..n]);
+        u64::from_be_bytes(b)
+    };
+    let mut types: Vec<&str> = out.entries.iter().map(|e| e.signal_type).collect();
+    types.sort_unstable();
+    types.dedup();
+    let rank = |t: &str| types.binary_search(&t).unwrap_or(0) as u8;
+    let mut keyed: Vec<(u8, u64, usize)> = out
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (rank(e.signal_type), prefix(&e.value), i))
+        .collect();
+    keyed.sort_unstable_by(|&(ra, pa, a), &(rb, pb, b)| {
+        (ra, pa)
+            .cmp(&(rb, pb))
+            .then_with(|| key(a).cmp(&key(b)))
+            .then(a.cmp(&b))
+    });
+    let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
     let mut keep = vec![true; out.entries.len()];
     for w in order.windows(2) {
         if key(w[0]) == key(w[1]) {
