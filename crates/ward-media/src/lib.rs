@@ -15,10 +15,15 @@
 mod digest;
 mod error;
 mod image_decode;
+mod video;
 
 pub use digest::Digests;
 pub use error::MediaError;
 pub use image_decode::{decode_image, DecodeOptions, RgbImage};
+pub use video::{
+    hash_media_file, hash_video_file, probe_video, sniff_video, MediaSignals, VideoInfo,
+    VideoOptions, VideoSignals,
+};
 
 use std::path::Path;
 use ward_pdq::{Hash256, Pdq};

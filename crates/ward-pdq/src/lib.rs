@@ -27,6 +27,7 @@ pub mod fast;
 mod hash;
 pub mod reference;
 pub mod stages;
+pub mod vpdq;
 
 pub use hash::{Hash256, ParseHashError};
 use stages::MIN_HASHABLE_DIM;

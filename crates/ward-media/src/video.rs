@@ -1,0 +1,849 @@
+//! Videos: ffmpeg in a child process, frames as raw RGB24 on a pipe, vPDQ on all cores.
+//!
+//! The key decision: **decoding happens in another process**. Video decoders are large C code
+//! bases fed with hostile bytes; in a child process a crash, a hang or a runaway allocation
+//! costs one file, not the service. The child is bounded from here: the file must be a
+//! regular file under a byte limit, its container is recognised by its magic bytes and ffmpeg
+//! may use only that demuxer and the `file` protocol (no playlists pulling in other files or
+//! URLs), the declared frame size and duration are checked before decoding starts, the frame
+//! count is checked while it runs, and one wall-clock deadline covers probing and decoding.
+//! On every path out (success, error, panic) the child is killed and reaped by [`Reaper`].
+//!
+//! Pixels follow the reference (vPDQ's C++ `filehasher.cpp`): the first video stream, every
+//! decoded frame numbered from 0, converted to RGB24 by libswscale with `SWS_AREA` and the
+//! colour-space defaults libswscale picks from the pixel format alone (the reference never
+//! calls `sws_setColorspaceDetails`). ffmpeg's `scale` filter would otherwise honour the
+//! stream's colour tags, so the frame's range and matrix tags are cleared first
+//! (`setparams`). With FFmpeg 5.1 this gives frame hashes identical to the reference built
+//! on the same FFmpeg (`tests/video_reference.rs`).
+
+use crate::{Digests, HashOptions, ImageSignals, MediaError};
+use rayon::prelude::*;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use ward_pdq::vpdq::{self, VpdqFrame};
+
+/// Limits and settings for hashing one video.
+#[derive(Clone, Debug)]
+pub struct VideoOptions {
+    /// Most bytes a video file may have. Default 4 GiB.
+    pub max_bytes: u64,
+    /// Wall-clock limit for probing and decoding one file; ffmpeg is killed when it passes.
+    /// Default 10 minutes.
+    pub timeout: Duration,
+    /// Longest video, in seconds, by its declared duration and by the frames decoded.
+    /// Default 4 hours.
+    pub max_duration: f64,
+    /// Most pixels (width × height) a frame may declare. Default 40 million (8K and a bit).
+    pub max_frame_pixels: u64,
+    /// Hash every `int(seconds_per_hash × fps)`-th frame; 0 hashes every frame. Default 1,
+    /// as in the reference and the hash lists the field exchanges.
+    pub seconds_per_hash: f64,
+    /// Scale frames to this width and height before hashing (the reference's 128×128 mode
+    /// is `Some((128, 128))`). Default `None`: every pixel of the frame.
+    pub downscale: Option<(u32, u32)>,
+    /// Bytes of decoded frames held at once (in the pipe reader's queue and in the batch
+    /// being hashed). Default 512 MiB.
+    pub frame_memory: u64,
+    /// The ffmpeg program. Default `ffmpeg` (found on `PATH`).
+    pub ffmpeg: PathBuf,
+    /// The ffprobe program. Default `ffprobe`.
+    pub ffprobe: PathBuf,
+}
+
+impl Default for VideoOptions {
+    fn default() -> Self {
+        VideoOptions {
+            max_bytes: 4 << 30,
+            timeout: Duration::from_secs(600),
+            max_duration: 4.0 * 3600.0,
+            max_frame_pixels: 40_000_000,
+            seconds_per_hash: 1.0,
+            downscale: None,
+            frame_memory: 512 << 20,
+            ffmpeg: PathBuf::from("ffmpeg"),
+            ffprobe: PathBuf::from("ffprobe"),
+        }
+    }
+}
+
+/// What ffprobe says about the video stream that is hashed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoInfo {
+    /// The demuxer's names, e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
+    pub container: String,
+    /// The codec, e.g. `h264`.
+    pub codec: String,
+    /// The decoder's pixel format, e.g. `yuv420p`.
+    pub pix_fmt: String,
+    /// Index of the stream in the container.
+    pub stream_index: u32,
+    /// Frame width in pixels, as stored (rotation metadata is ignored, as by the reference).
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Frames a second: the stream's average frame rate, or its base rate when that is
+    /// unknown (the reference's choice).
+    pub fps: f64,
+    /// Declared duration in seconds, when the container gives one.
+    pub duration: Option<f64>,
+    /// Declared number of frames, when the container gives one.
+    pub frame_count: Option<u64>,
+}
+
+/// The signals of one video file.
+#[derive(Clone, Debug)]
+pub struct VideoSignals {
+    /// One PDQ hash per sampled frame, in frame order.
+    pub vpdq: Vec<VpdqFrame>,
+    /// MD5 and SHA-256 of the file's bytes.
+    pub digests: Digests,
+    /// The stream that was hashed.
+    pub info: VideoInfo,
+}
+
+/// The signals of an image or a video, told apart by content.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one per file; boxing would only add an allocation
+pub enum MediaSignals {
+    /// A still image: PDQ.
+    Image(ImageSignals),
+    /// A video: vPDQ.
+    Video(VideoSignals),
+}
+
+/// The video containers ward hands to ffmpeg, by magic bytes: the ffmpeg demuxer that may
+/// read the file, or `None` when the bytes start no such container.
+///
+/// `head` should hold the file's first 512 bytes (fewer for a shorter file). ISO-BMFF files
+/// whose brand is a still-image format (HEIF, AVIF) are not videos.
+pub fn sniff_video(head: &[u8]) -> Option<&'static str> {
+    let at = |i: usize, m: &[u8]| head.get(i..i + m.len()) == Some(m);
+    if head.len() >= 12 && at(4, b"ftyp") {
+        let brand = &head[8..12];
+        let still: [&[u8]; 7] = [
+            b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1", b"heim",
+        ];
+        return (!still.contains(&brand)).then_some("mov");
+    }
+    // QuickTime files without `ftyp` start with one of these atoms.
+    if [b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"]
+        .iter()
+        .any(|m| at(4, &m[..]))
+    {
+        return Some("mov");
+    }
+    if at(0, &[0x1A, 0x45, 0xDF, 0xA3]) {
+        return Some("matroska");
+    }
+    if at(0, b"RIFF") && at(8, b"AVI ") {
+        return Some("avi");
+    }
+    if at(0, b"FLV\x01") {
+        return Some("flv");
+    }
+    if at(0, &[0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11]) {
+        return Some("asf");
+    }
+    if at(0, b"OggS") {
+        return Some("ogg");
+    }
+    if at(0, &[0, 0, 1, 0xBA]) {
+        return Some("mpeg");
+    }
+    // MPEG-TS: a sync byte every 188 bytes (192 for M2TS, with a 4-byte timecode first).
+    if (at(0, &[0x47]) && at(188, &[0x47]) && at(376, &[0x47]))
+        || (at(4, &[0x47]) && at(196, &[0x47]) && at(388, &[0x47]))
+    {
+        return Some("mpegts");
+    }
+    None
+}
+
+/// Hashes a file that may be an image or a video, deciding by its bytes, not its name:
+/// image formats first (by their magic numbers), then video containers ([`sniff_video`]).
+pub fn hash_media_file(
+    path: &Path,
+    image: &HashOptions,
+    video: &VideoOptions,
+) -> Result<MediaSignals, MediaError> {
+    let file = open_regular(path)?;
+    let head = read_head(&file, path)?;
+    if head.is_empty() {
+        return Err(MediaError::Empty);
+    }
+    drop(file);
+    if image::guess_format(&head).is_ok() {
+        return crate::hash_file(path, image).map(MediaSignals::Image);
+    }
+    if sniff_video(&head).is_some() {
+        return hash_video_file(path, video).map(MediaSignals::Video);
+    }
+    Err(MediaError::NotMedia(text_hint(&head).to_owned()))
+}
+
+/// Hashes a video file: MD5 and SHA-256 of its bytes, then vPDQ of its first video stream.
+pub fn hash_video_file(path: &Path, opts: &VideoOptions) -> Result<VideoSignals, MediaError> {
+    let deadline = Instant::now() + opts.timeout;
+    let (source, file) = file_source(path, opts)?;
+    let digests = digest_file(file, path, opts.max_bytes)?;
+    let info = probe(&source, opts, deadline)?;
+    let vpdq = decode_and_hash(&source, &info, opts, deadline)?;
+    Ok(VideoSignals {
+        vpdq,
+        digests,
+        info,
+    })
+}
+
+/// Probes a video file with ffprobe under the same checks and deadline as hashing, without
+/// decoding a frame.
+pub fn probe_video(path: &Path, opts: &VideoOptions) -> Result<VideoInfo, MediaError> {
+    let deadline = Instant::now() + opts.timeout;
+    let (source, _) = file_source(path, opts)?;
+    probe(&source, opts, deadline)
+}
+
+/// What ffmpeg reads: a file through one whitelisted demuxer, or (in tests only) a lavfi
+/// graph, which is how a never-ending input is made.
+enum Source {
+    File {
+        /// `file:` and the absolute path, so that no name is taken for an option or a URL.
+        url: OsString,
+        demuxer: &'static str,
+    },
+    #[cfg(test)]
+    Lavfi(String),
+}
+
+impl Source {
+    /// The input options and `-i`, for ffprobe and ffmpeg alike.
+    fn input_args(&self) -> Vec<OsString> {
+        match self {
+            Source::File { url, demuxer } => vec![
+                "-protocol_whitelist".into(),
+                "file".into(),
+                "-format_whitelist".into(),
+                (*demuxer).into(),
+                "-i".into(),
+                url.clone(),
+            ],
+            #[cfg(test)]
+            Source::Lavfi(graph) => vec!["-f".into(), "lavfi".into(), "-i".into(), graph.into()],
+        }
+    }
+}
+
+/// Checks that `path` is a regular file under the byte limit holding a known video
+/// container, and returns how ffmpeg is to read it, with the opened file for digesting.
+fn file_source(path: &Path, opts: &VideoOptions) -> Result<(Source, std::fs::File), MediaError> {
+    let file = open_regular(path)?;
+    let len = file.metadata().map_err(|e| io_error(path, e))?.len();
+    if len == 0 {
+        return Err(MediaError::Empty);
+    }
+    if len > opts.max_bytes {
+        return Err(MediaError::TooManyBytes {
+            limit: opts.max_bytes,
+        });
+    }
+    let head = read_head(&file, path)?;
+    let demuxer = sniff_video(&head).ok_or_else(|| {
+        let hint = match text_hint(&head) {
+            "" => ": no known video container (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-TS/PS, ASF, Ogg) at its start",
+            h => h,
+        };
+        MediaError::NotVideo(hint.to_owned())
+    })?;
+    let abs = std::path::absolute(path).map_err(|e| io_error(path, e))?;
+    let mut url = OsString::from("file:");
+    url.push(abs.as_os_str());
+    Ok((Source::File { url, demuxer }, file))
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> MediaError {
+    MediaError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Opens `path` if it is a regular file (following links): a FIFO or a device could feed a
+/// reader forever, and a folder is no media.
+fn open_regular(path: &Path) -> Result<std::fs::File, MediaError> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    if !meta.is_file() {
+        return Err(MediaError::NotAFile);
+    }
+    std::fs::File::open(path).map_err(|e| io_error(path, e))
+}
+
+/// The first 512 bytes of a file (fewer if it is shorter).
+fn read_head(file: &std::fs::File, path: &Path) -> Result<Vec<u8>, MediaError> {
+    let mut head = Vec::with_capacity(512);
+    // `&File` reads from the current offset, which is the start for a freshly opened file.
+    file.take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| io_error(path, e))?;
+    Ok(head)
+}
+
+fn text_hint(head: &[u8]) -> &'static str {
+    if !head.is_empty() && head.iter().all(|b| b.is_ascii()) {
+        ": it looks like text"
+    } else {
+        ""
+    }
+}
+
+/// MD5 and SHA-256 of a whole file, streamed (a video need not fit in memory).
+fn digest_file(file: std::fs::File, path: &Path, limit: u64) -> Result<Digests, MediaError> {
+    use md5::{Digest as _, Md5};
+    use std::io::{Seek, SeekFrom};
+    let mut file = file;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| io_error(path, e))?;
+    let mut md5 = Md5::new();
+    let mut sha = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    // `take` guards against a file that grows while it is read.
+    let mut r = file.take(limit + 1);
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(path, e)),
+        };
+        total += n as u64;
+        if total > limit {
+            return Err(MediaError::TooManyBytes { limit });
+        }
+        md5.update(&buf[..n]);
+        sha.update(&buf[..n]);
+    }
+    Ok(Digests {
+        md5: md5.finalize().into(),
+        sha256: sha.finalize().into(),
+    })
+}
+
+/// A child process that is killed and reaped however the scope is left.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        // Killing a child that has exited is harmless; `wait` reaps it (no zombie).
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reaper {
+    fn spawn(program: &Path, args: &[OsString]) -> Result<Reaper, MediaError> {
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| MediaError::FfmpegMissing {
+                program: program.display().to_string(),
+                source,
+            })?;
+        Ok(Reaper(child))
+    }
+
+    /// Waits for the child to exit, killing it at the deadline.
+    fn wait_until(
+        &mut self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<ExitStatus, MediaError> {
+        let mut nap = Duration::from_millis(1);
+        loop {
+            match self.0.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) => {}
+                Err(e) => return Err(MediaError::Ffmpeg(format!("cannot wait for ffmpeg: {e}"))),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let _ = self.0.kill();
+                return Err(timeout_error(timeout));
+            }
+            thread::sleep(nap.min(deadline - now));
+            nap = (nap * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+fn timeout_error(timeout: Duration) -> MediaError {
+    MediaError::Timeout {
+        seconds: timeout.as_secs_f64(),
+    }
+}
+
+/// What ffmpeg said on stderr: the last few lines, and whether the demuxer found the file
+/// shorter than its index says.
+#[derive(Default)]
+struct Stderr {
+    tail: Vec<String>,
+    partial_file: bool,
+}
+
+impl Stderr {
+    fn collect(child: &mut Child) -> JoinHandle<Stderr> {
+        let pipe = child.stderr.take();
+        thread::spawn(move || {
+            let mut out = Stderr::default();
+            let Some(pipe) = pipe else { return out };
+            // ffmpeg's log lines are short (it formats them into a 1 KiB buffer), but a line
+            // is cut anyway, so that memory stays bounded whatever the child prints.
+            for line in BufReader::new(pipe).split(b'\n') {
+                let Ok(line) = line else { break };
+                let line = String::from_utf8_lossy(&line[..line.len().min(300)]).into_owned();
+                out.partial_file |= line.contains("partial file");
+                if out.tail.len() == 5 {
+                    out.tail.remove(0);
+                }
+                out.tail.push(line);
+            }
+            out
+        })
+    }
+
+    fn message(&self) -> String {
+        let lines: Vec<&str> = self
+            .tail
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            "no message".to_owned()
+        } else {
+            lines.join("; ")
+        }
+    }
+}
+
+/// Runs ffprobe on the source and picks the stream to hash.
+fn probe(source: &Source, opts: &VideoOptions, deadline: Instant) -> Result<VideoInfo, MediaError> {
+    let mut args: Vec<OsString> = ["-v", "error", "-hide_banner"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    args.extend(source.input_args());
+    args.extend(
+        ["-print_format", "json", "-show_format", "-show_streams"]
+            .iter()
+            .map(OsString::from),
+    );
+    let mut child = Reaper::spawn(&opts.ffprobe, &args)?;
+    let stderr = Stderr::collect(&mut child.0);
+    let stdout = child.0.stdout.take();
+    // A few kilobytes is usual; a file declaring thousands of streams gets a clear error.
+    const LIMIT: u64 = 4 << 20;
+    let reader = thread::spawn(move || {
+        let mut json = Vec::new();
+        if let Some(pipe) = stdout {
+            let _ = pipe.take(LIMIT + 1).read_to_end(&mut json);
+        }
+        json
+    });
+    let status = child.wait_until(deadline, opts.timeout);
+    drop(child);
+    let json = reader.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let status = status?;
+    if !status.success() {
+        return Err(MediaError::NotVideo(format!(": {}", stderr.message())));
+    }
+    if json.len() as u64 > LIMIT {
+        return Err(MediaError::NotVideo(
+            ": ffprobe's description of it is over 4 MiB".to_owned(),
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&json)
+        .map_err(|e| MediaError::NotVideo(format!(": ffprobe output is not JSON ({e})")))?;
+    info_from_probe(&v, opts)
+}
+
+/// Picks the first video stream that is not a cover picture (`attached_pic`) and checks it
+/// against the limits.
+fn info_from_probe(v: &serde_json::Value, opts: &VideoOptions) -> Result<VideoInfo, MediaError> {
+    let streams = v["streams"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let Some(s) = streams.iter().find(|s| {
+        s["codec_type"] == "video" && s["disposition"]["attached_pic"].as_i64() != Some(1)
+    }) else {
+        let kinds: Vec<&str> = streams
+            .iter()
+            .filter_map(|s| s["codec_type"].as_str())
+            .collect();
+        let detail = if kinds.is_empty() {
+            ": it has no streams".to_owned()
+        } else {
+            format!(": it has {} only", kinds.join(", "))
+        };
+        return Err(MediaError::NoVideoStream(detail));
+    };
+    let text = |key: &str| s[key].as_str().unwrap_or("").to_owned();
+    let num = |x: &serde_json::Value| x.as_str().and_then(|t| t.parse::<f64>().ok());
+    let dim = |key: &str| {
+        s[key]
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or(0)
+    };
+    let (width, height) = (dim("width"), dim("height"));
+    let pix_fmt = text("pix_fmt");
+    let codec = text("codec_name");
+    if pix_fmt.is_empty() {
+        return Err(MediaError::NotVideo(format!(
+            ": ffmpeg cannot decode its video codec ({})",
+            if codec.is_empty() { "unknown" } else { &codec }
+        )));
+    }
+    if width < 5 || height < 5 {
+        return Err(MediaError::NotVideo(format!(
+            ": frames are {width}x{height}, under the 5x5 pixels PDQ needs"
+        )));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > opts.max_frame_pixels {
+        return Err(MediaError::FrameTooLarge {
+            width,
+            height,
+            pixels,
+            limit: opts.max_frame_pixels,
+        });
+    }
+    let fps = [&s["avg_frame_rate"], &s["r_frame_rate"]]
+        .into_iter()
+        .find_map(|r| parse_rate(r.as_str()?))
+        .ok_or_else(|| MediaError::NotVideo(": it declares no frame rate".to_owned()))?;
+    let duration = num(&s["duration"])
+        .or_else(|| num(&v["format"]["duration"]))
+        .filter(|d| d.is_finite() && *d >= 0.0);
+    if let Some(d) = duration.filter(|&d| d > opts.max_duration) {
+        return Err(MediaError::TooLong {
+            seconds: d,
+            limit: opts.max_duration,
+        });
+    }
+    Ok(VideoInfo {
+        container: v["format"]["format_name"].as_str().unwrap_or("").to_owned(),
+        codec,
+        pix_fmt,
+        stream_index: s["index"]
+            .as_u64()
+            .and_then(|i| u32::try_from(i).ok())
+            .unwrap_or(0),
+        width,
+        height,
+        fps,
+        duration,
+        frame_count: s["nb_frames"].as_str().and_then(|n| n.parse().ok()),
+    })
+}
+
+/// `"30000/1001"` to 29.97...; `None` for `0/0`, zero or nonsense.
+fn parse_rate(r: &str) -> Option<f64> {
+    let (n, d) = r.split_once('/')?;
+    let (n, d) = (n.trim().parse::<f64>().ok()?, d.trim().parse::<f64>().ok()?);
+    let fps = n / d;
+    (fps.is_finite() && fps > 0.0).then_some(fps)
+}
+
+/// The ffmpeg filter chain: keep every `interval`-th frame (before any conversion, so that
+/// skipped frames cost nothing but decoding), clear the colour tags so that libswscale
+/// converts as the reference's does, scale with `SWS_AREA` to `w`×`h` and convert to RGB24.
+///
+/// Scaling to the probed size even when nothing is resized keeps every frame on the pipe the
+/// same size, so a stream that changes resolution cannot desynchronise the reader.
+fn filter_chain(interval: u32, w: u32, h: u32) -> String {
+    let select = if interval > 1 {
+        // `n` counts the frames entering the filter from 0: the decoded-frame index.
+        format!("select=not(mod(n\\,{interval})),")
+    } else {
+        String::new()
+    };
+    format!(
+        "{select}setparams=range=unknown:colorspace=unknown,scale={w}:{h}:flags=area,format=rgb24"
+    )
+}
+
+/// Decodes the chosen stream with ffmpeg and hashes the sampled frames on the current rayon
+/// pool, in order.
+fn decode_and_hash(
+    source: &Source,
+    info: &VideoInfo,
+    opts: &VideoOptions,
+    deadline: Instant,
+) -> Result<Vec<VpdqFrame>, MediaError> {
+    let (w, h) = opts.downscale.unwrap_or((info.width, info.height));
+    if w < 5 || h < 5 {
+        return Err(MediaError::NotVideo(format!(
+            ": frames scaled to {w}x{h} are under the 5x5 pixels PDQ needs"
+        )));
+    }
+    let frame_bytes = u64::from(w) * u64::from(h) * 3;
+    if u64::from(w) * u64::from(h) > opts.max_frame_pixels {
+        return Err(MediaError::FrameTooLarge {
+            width: w,
+            height: h,
+            pixels: u64::from(w) * u64::from(h),
+            limit: opts.max_frame_pixels,
+        });
+    }
+    let frame_len = usize::try_from(frame_bytes)
+        .map_err(|_| MediaError::TooMuchMemory(format!("{frame_bytes} bytes a frame")))?;
+    let interval = vpdq::frame_interval(opts.seconds_per_hash, info.fps);
+
+    let mut args: Vec<OsString> = [
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-noautorotate",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    args.extend(source.input_args());
+    args.extend(
+        [
+            "-map".to_owned(),
+            format!("0:{}", info.stream_index),
+            "-an".to_owned(),
+            "-sn".to_owned(),
+            "-dn".to_owned(),
+            // Every decoded frame, once: no frame-rate conversion duplicating or dropping.
+            "-fps_mode".to_owned(),
+            "passthrough".to_owned(),
+            "-vf".to_owned(),
+            filter_chain(interval, w, h),
+            "-f".to_owned(),
+            "rawvideo".to_owned(),
+            "pipe:1".to_owned(),
+        ]
+        .into_iter()
+        .map(OsString::from),
+    );
+    let mut child = Reaper::spawn(&opts.ffmpeg, &args)?;
+    let stderr = Stderr::collect(&mut child.0);
+
+    // Frames in flight: half the memory budget queued, half in the batch being hashed, and
+    // no more than two per worker either way.
+    let per_half = (opts.frame_memory / 2 / frame_bytes.max(1)).max(1);
+    let batch_len = usize::try_from(per_half)
+        .unwrap_or(usize::MAX)
+        .min(2 * rayon::current_num_threads())
+        .max(1);
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(batch_len);
+    let stdout = child.0.stdout.take();
+    // Reads whole frames; returns the byte count of a torn last frame (0 when none).
+    let reader = thread::spawn(move || -> std::io::Result<usize> {
+        let Some(mut pipe) = stdout else { return Ok(0) };
+        loop {
+            let mut buf = vec![0u8; frame_len];
+            let mut got = 0;
+            while got < frame_len {
+                match pipe.read(&mut buf[got..]) {
+                    Ok(0) => return Ok(got),
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if tx.send(buf).is_err() {
+                // The receiver gave up (an error or the deadline): stop reading.
+                return Ok(0);
+            }
+        }
+    });
+
+    let (width, height) = (w as usize, h as usize);
+    let hash = |(index, buf): &(u32, Vec<u8>)| -> Result<VpdqFrame, MediaError> {
+        let px = ward_pdq::Pixels::rgb(buf, width, height)
+            .map_err(|e| MediaError::Ffmpeg(format!("frame of the wrong size: {e}")))?;
+        let pdq = ward_pdq::pdq(&px);
+        Ok(VpdqFrame {
+            frame: *index,
+            quality: pdq.quality,
+            hash: pdq.hash,
+            timestamp: vpdq::timestamp(*index, info.fps),
+        })
+    };
+    let mut out: Vec<VpdqFrame> = Vec::new();
+    let mut batch: Vec<(u32, Vec<u8>)> = Vec::with_capacity(batch_len);
+    let mut flush = |batch: &mut Vec<(u32, Vec<u8>)>| -> Result<(), MediaError> {
+        let hashed: Result<Vec<VpdqFrame>, MediaError> = batch.par_iter().map(hash).collect();
+        out.extend(hashed?);
+        batch.clear();
+        Ok(())
+    };
+    let mut k: u64 = 0;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(timeout_error(opts.timeout));
+        }
+        let buf = match rx.recv_timeout(deadline - now) {
+            Ok(buf) => buf,
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(timeout_error(opts.timeout)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let index = k * u64::from(interval);
+        k += 1;
+        let seconds = index as f64 / info.fps;
+        if seconds > opts.max_duration {
+            return Err(MediaError::TooLong {
+                seconds,
+                limit: opts.max_duration,
+            });
+        }
+        let index = u32::try_from(index).map_err(|_| MediaError::TooLong {
+            seconds,
+            limit: opts.max_duration,
+        })?;
+        batch.push((index, buf));
+        if batch.len() == batch_len {
+            flush(&mut batch)?;
+        }
+    }
+    flush(&mut batch)?;
+    let torn = reader
+        .join()
+        .map_err(|_| MediaError::Ffmpeg("the frame reader panicked".to_owned()))?
+        .map_err(|e| MediaError::Ffmpeg(format!("reading frames: {e}")))?;
+    let status = child.wait_until(deadline, opts.timeout)?;
+    drop(child);
+    let stderr = stderr.join().unwrap_or_default();
+    if stderr.partial_file {
+        return Err(MediaError::TruncatedVideo);
+    }
+    if !status.success() {
+        return Err(MediaError::Ffmpeg(stderr.message()));
+    }
+    if torn != 0 {
+        return Err(MediaError::Ffmpeg(format!(
+            "the last frame has {torn} of its {frame_len} bytes"
+        )));
+    }
+    if out.is_empty() {
+        return Err(MediaError::NotVideo(format!(
+            ": no frame could be decoded ({})",
+            stderr.message()
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The video tests need FFmpeg (`.ci/run` installs it); say so instead of passing quietly.
+    fn require_ffmpeg() {
+        let ok = Command::new("ffmpeg")
+            .arg("-version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "these tests need ffmpeg on PATH: apt-get install ffmpeg"
+        );
+    }
+
+    #[test]
+    fn sniffs_containers_by_magic_bytes() {
+        let mut mp4 = b"\0\0\0\x20ftypisom\0\0\x02\0".to_vec();
+        assert_eq!(sniff_video(&mp4), Some("mov"));
+        mp4[8..12].copy_from_slice(b"heic");
+        assert_eq!(sniff_video(&mp4), None, "HEIF is a still image");
+        assert_eq!(sniff_video(b"\x1a\x45\xdf\xa3\x01"), Some("matroska"));
+        assert_eq!(sniff_video(b"RIFF\0\0\0\0AVI LIST"), Some("avi"));
+        assert_eq!(sniff_video(b"RIFF\0\0\0\0WAVEfmt "), None);
+        let mut ts = vec![0u8; 512];
+        for i in [0, 188, 376] {
+            ts[i] = 0x47;
+        }
+        assert_eq!(sniff_video(&ts), Some("mpegts"));
+        assert_eq!(sniff_video(b"hello, I am text"), None);
+        assert_eq!(sniff_video(b""), None);
+    }
+
+    #[test]
+    fn rates_parse_and_reject_nonsense() {
+        assert_eq!(parse_rate("30/1"), Some(30.0));
+        assert!((parse_rate("30000/1001").unwrap() - 29.97).abs() < 1e-3);
+        for bad in ["0/0", "1/0", "x/1", "30", "-30/1"] {
+            assert_eq!(parse_rate(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn filter_selects_before_converting() {
+        assert_eq!(
+            filter_chain(30, 128, 128),
+            "select=not(mod(n\\,30)),setparams=range=unknown:colorspace=unknown,scale=128:128:flags=area,format=rgb24"
+        );
+        assert!(filter_chain(1, 8, 8).starts_with("setparams="));
+    }
+
+    /// A lavfi source never ends: the deadline fires, the child is killed, and the call
+    /// returns promptly.
+    #[test]
+    fn never_ending_source_hits_the_timeout() {
+        require_ffmpeg();
+        let opts = VideoOptions {
+            timeout: Duration::from_millis(1500),
+            seconds_per_hash: 0.0,
+            ..VideoOptions::default()
+        };
+        let source = Source::Lavfi("testsrc=size=64x64:rate=25".to_owned());
+        let start = Instant::now();
+        let deadline = start + opts.timeout;
+        let info = probe(&source, &opts, deadline).unwrap();
+        assert_eq!((info.width, info.height, info.fps), (64, 64, 25.0));
+        let err = decode_and_hash(&source, &info, &opts, deadline).unwrap_err();
+        assert!(matches!(err, MediaError::Timeout { .. }), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    /// With a generous deadline, the duration bound stops the same endless source.
+    #[test]
+    fn never_ending_source_hits_the_duration_limit() {
+        require_ffmpeg();
+        let opts = VideoOptions {
+            timeout: Duration::from_secs(60),
+            max_duration: 2.0,
+            seconds_per_hash: 0.5,
+            ..VideoOptions::default()
+        };
+        let source = Source::Lavfi("testsrc=size=32x32:rate=50".to_owned());
+        let deadline = Instant::now() + opts.timeout;
+        let info = probe(&source, &opts, deadline).unwrap();
+        let err = decode_and_hash(&source, &info, &opts, deadline).unwrap_err();
+        match err {
+            MediaError::TooLong { seconds, limit } => {
+                assert_eq!(limit, 2.0);
+                assert!(seconds > 2.0 && seconds < 3.0, "{seconds}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+}
