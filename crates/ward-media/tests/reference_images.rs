@@ -132,3 +132,46 @@ fn every_rotation_is_found_in_the_dihedral_set() {
         );
     }
 }
+
+/// Every container ward decodes gives the same pixels, and so the same hash, as the lossless
+/// PNG it was written from (GIF aside: it quantises to 256 colours, so it is only close).
+#[test]
+fn every_supported_format_decodes_to_the_same_pixels() {
+    let png = root().join("lossless/reg-test-input__labelme-subset__q0122.png");
+    let want = expected("expected.csv")
+        .into_iter()
+        .find(|e| e.file.ends_with("q0122.png"))
+        .unwrap();
+    let img = image::open(&png).unwrap().into_rgb8();
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, exact) in [
+        ("bmp", true),
+        ("tiff", true),
+        ("ppm", true),
+        ("webp", true),
+        ("gif", false),
+    ] {
+        let path = dir.path().join(format!("q0122.{ext}"));
+        if ext == "webp" {
+            // The image crate writes lossless WebP only.
+            let enc = image::codecs::webp::WebPEncoder::new_lossless(
+                std::fs::File::create(&path).unwrap(),
+            );
+            img.write_with_encoder(enc).unwrap();
+        } else {
+            img.save(&path).unwrap();
+        }
+        // The content decides, not the name: hash a copy with a misleading extension too.
+        let renamed = dir.path().join(format!("{ext}-file.dat"));
+        std::fs::copy(&path, &renamed).unwrap();
+        for p in [&path, &renamed] {
+            let s = hash_file(p, &opts(false)).unwrap_or_else(|e| panic!("{ext}: {e}"));
+            let d = s.pdq.hash.distance(&want.hash);
+            if exact {
+                assert_eq!(s.pdq.hash, want.hash, "{ext}");
+            } else {
+                assert!(d <= 16, "{ext}: {d} bits");
+            }
+        }
+    }
+}
