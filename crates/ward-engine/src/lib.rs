@@ -7,6 +7,9 @@
 //! Public types are not `Serialize`: wire formats belong to the front ends.
 
 pub mod exchange;
+mod snapshot;
+
+pub use snapshot::{PdqHit, PdqSnapshot};
 
 use ward_index::{Index, IndexOptions};
 use ward_pdq::Hash256;

@@ -9,10 +9,14 @@
 //! The schema (`migrations/sqlite/`) sticks to types PostgreSQL shares, so that the second
 //! backend the design calls for can follow with the same shape.
 
+mod bank_admin;
 mod error;
 mod schema;
+mod tokens;
 
+pub use bank_admin::BankSettings;
 pub use error::StoreError;
+pub use tokens::{Role, TokenInfo};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -278,7 +282,7 @@ impl Store {
     pub fn bank(&self, name: &str) -> Result<Bank, StoreError> {
         self.conn
             .query_row(
-                &format!("{BANK_SELECT} WHERE b.name = ?1"),
+                &format!("{BANK_SELECT} AND b.name = ?1"),
                 [name],
                 bank_from_row,
             )
@@ -439,7 +443,7 @@ const BANK_SELECT: &str = "SELECT b.id, b.name, b.description, b.labels, b.polic
     b.created_at, b.created_by,
     (SELECT count(*) FROM entries e WHERE e.bank_id = b.id AND e.status = 'active'),
     (SELECT count(*) FROM entries e WHERE e.bank_id = b.id AND e.status = 'disabled')
-    FROM banks b";
+    FROM banks b WHERE b.deleted_at IS NULL";
 
 const ENTRY_SELECT: &str = "SELECT e.id, b.name, e.signal_type, e.value, e.labels, e.source_id,
     e.added_at, e.added_by, e.status = 'active' FROM entries e JOIN banks b ON b.id = e.bank_id";

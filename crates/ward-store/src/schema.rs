@@ -4,7 +4,10 @@ use crate::StoreError;
 use rusqlite::Connection;
 
 /// Each migration, in order; the schema version is its position plus one.
-const SQLITE: &[&str] = &[include_str!("../migrations/sqlite/0001_banks.sql")];
+const SQLITE: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_banks.sql"),
+    include_str!("../migrations/sqlite/0002_serve.sql"),
+];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let known = SQLITE.len() as i64;

@@ -44,7 +44,7 @@ pub enum BankCommand {
         name: String,
         /// The hash list.
         file: PathBuf,
-        /// lines (one hash a line), te (python-threatexchange: "pdq <hash>"), csv
+        /// lines (one hash a line), te (python-threatexchange: `pdq <hash>`), csv
         /// ("hash,labels" header); guessed from the first line when not given.
         #[arg(long)]
         format: Option<String>,

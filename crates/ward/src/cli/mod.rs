@@ -3,6 +3,8 @@
 mod bank;
 mod hash;
 mod matching;
+mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -28,13 +30,18 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Hash image files and folders (recursively): PDQ, MD5 and SHA-256.
+    /// Hash image and video files and folders (recursively): PDQ or vPDQ, MD5 and SHA-256.
     Hash(hash::HashArgs),
     /// Keep hash banks: create, list, import, export, add media, disable entries.
     #[command(subcommand)]
     Bank(bank::BankCommand),
     /// Hash files (or take a hash) and match them against every active bank.
     Match(matching::MatchArgs),
+    /// Run the HTTP service: the native API (/v1), HMA-compatible endpoints, /metrics.
+    Serve(serve::ServeArgs),
+    /// Manage API tokens for `ward serve`.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Runs the parsed command and returns the exit code.
@@ -43,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hash(args) => hash::run(args),
         Command::Bank(cmd) => bank::run(cmd, open(&cli.db)?),
         Command::Match(args) => matching::run(args, open(&cli.db)?),
+        Command::Serve(args) => serve::run(args, &cli.db),
+        Command::Token(cmd) => token::run(cmd, open(&cli.db)?),
     }
 }
 

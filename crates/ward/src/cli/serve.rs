@@ -1,0 +1,108 @@
+//! `ward serve`: the HTTP service.
+
+use anyhow::Context;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use ward_server::{AppState, ServerConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the address is printed on start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Largest request body in bytes (413 above).
+    #[arg(long, default_value_t = 64 << 20, value_name = "N")]
+    max_body_bytes: usize,
+    /// Longest a request may take in seconds, reading its body included (408 after).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    request_timeout: f64,
+    /// Requests served at once; more get 503 at once instead of waiting in a queue.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_in_flight: usize,
+    /// Uploads hashed at once (default: 4 per core); more get 503.
+    #[arg(long, value_name = "N")]
+    max_hashing: Option<usize>,
+    /// Seconds between polls of the database for changes made by other processes.
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    poll_interval: f64,
+    /// PDQ match threshold (Hamming distance, inclusive).
+    #[arg(long, default_value_t = 31, value_name = "BITS")]
+    threshold: u32,
+    /// Refuse images with more pixels than this.
+    #[arg(long, default_value_t = 200_000_000, value_name = "N")]
+    max_pixels: u64,
+    /// Worker threads for the async runtime (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Log level: error, warn, info, debug (one line per request), trace. RUST_LOG is read
+    /// when this is not given.
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        v.is_finite() && v > 0.0,
+        "{name} must be a positive number of seconds"
+    );
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn run(args: ServeArgs, db: &Path) -> anyhow::Result<ExitCode> {
+    let level = args
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".to_owned());
+    let level: tracing::Level = level.parse().map_err(|_| {
+        anyhow::anyhow!("--log-level must be error, warn, info, debug or trace, not '{level}'")
+    })?;
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let mut config = ServerConfig::new(db.to_owned());
+    config.max_body_bytes = args.max_body_bytes;
+    config.decode.max_bytes = args.max_body_bytes as u64;
+    config.decode.max_pixels = args.max_pixels;
+    config.request_timeout = secs("--request-timeout", args.request_timeout)?;
+    config.poll_interval = secs("--poll-interval", args.poll_interval)?;
+    config.max_in_flight = args.max_in_flight.max(1);
+    if let Some(n) = args.max_hashing {
+        config.max_hashing = n.max(1);
+    }
+    config.pdq_threshold = args.threshold;
+
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        rt.worker_threads(n);
+    }
+    let rt = rt.build().context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let state = tokio::task::spawn_blocking(move || AppState::open(config))
+            .await?
+            .with_context(|| format!("cannot open {}", db.display()))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, db = %db.display(), "ward serve listening");
+        // The first line on stdout is the address, for scripts and tests that pass port 0.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+        drop(out);
+        ward_server::serve(listener, state, ward_server::shutdown_signal()).await?;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
