@@ -11,7 +11,6 @@ mod snapshot;
 
 pub use snapshot::{PdqHit, PdqSnapshot};
 
-use ward_index::{Index, IndexOptions};
 use ward_pdq::Hash256;
 use ward_store::{Entry, IndexedSignal, Store, StoreError};
 
@@ -92,17 +91,10 @@ pub struct PdqMatch {
     pub via: Via,
 }
 
-struct PdqIndex {
-    index: Index,
-    /// Entry id of each index position, ascending (the store hands signals out in id order).
-    entries: Vec<i64>,
-    seq: i64,
-}
-
 /// The ward handle: a store and its indexes.
 pub struct Ward {
     store: Store,
-    pdq: Option<PdqIndex>,
+    pdq: Option<PdqSnapshot>,
 }
 
 impl Ward {
@@ -122,52 +114,17 @@ impl Ward {
     }
 
     /// Brings the PDQ index up to date with the store: built on first use, then only the
-    /// changes since the last call are applied. Returns the number of active hashes.
+    /// changes since the last call are applied (the same [`PdqSnapshot`] the server shares
+    /// between readers). Returns the number of active hashes.
     pub fn refresh_pdq(&mut self) -> Result<usize, EngineError> {
-        let idx_err = |e: ward_index::Error| EngineError::Index(e.to_string());
-        match &mut self.pdq {
-            None => {
-                let mut hashes = Vec::new();
-                let mut entries = Vec::new();
-                let seq = self.store.signals_since("pdq", 0, |s| {
-                    if s.active {
-                        if let Some(h) = pdq_words(&s) {
-                            hashes.push(h);
-                            entries.push(s.entry);
-                        }
-                    }
-                })?;
-                let index = Index::build(hashes, IndexOptions::default()).map_err(idx_err)?;
-                self.pdq = Some(PdqIndex {
-                    index,
-                    entries,
-                    seq,
-                });
-            }
-            Some(p) => {
-                let mut changes = Vec::new();
-                p.seq = self
-                    .store
-                    .signals_since("pdq", p.seq, |s| changes.push(s))?;
-                for s in changes {
-                    match p.entries.binary_search(&s.entry) {
-                        Ok(pos) if !s.active => p.index.disable(pos as u32).map_err(idx_err)?,
-                        Ok(_) => {}
-                        Err(pos) if pos == p.entries.len() && s.active => {
-                            if let Some(h) = pdq_words(&s) {
-                                p.index.add(h).map_err(idx_err)?;
-                                p.entries.push(s.entry);
-                            }
-                        }
-                        Err(_) => {}
-                    }
-                }
-            }
+        let next = match &self.pdq {
+            None => Some(PdqSnapshot::load(&self.store)?),
+            Some(p) => p.refreshed(&self.store)?,
+        };
+        if let Some(next) = next {
+            self.pdq = Some(next);
         }
-        Ok(self
-            .pdq
-            .as_ref()
-            .map_or(0, |p| p.index.len() - p.index.disabled_len()))
+        Ok(self.pdq.as_ref().map_or(0, PdqSnapshot::active_len))
     }
 
     /// Matches PDQ query hashes (the original first, then any dihedral variants) against every
@@ -182,27 +139,16 @@ impl Ward {
         let Some(p) = &self.pdq else {
             return Ok(Vec::new());
         };
-        let mut best: Vec<(i64, u32, Via)> = Vec::new();
-        for (via, q) in queries {
-            for hit in p.index.search(&q.to_words(), opts.threshold) {
-                let entry = p.entries[hit.id as usize];
-                match best.iter_mut().find(|(e, _, _)| *e == entry) {
-                    Some(b) if hit.distance < b.1 => *b = (entry, hit.distance, *via),
-                    Some(_) => {}
-                    None => best.push((entry, hit.distance, *via)),
-                }
-            }
-        }
-        best.sort_by_key(|&(e, d, _)| (d, e));
-        best.into_iter()
-            .map(|(id, distance, via)| {
-                let entry = self.store.entry(id)?;
+        p.search(queries, opts.threshold)
+            .into_iter()
+            .map(|hit| {
+                let entry = self.store.entry(hit.entry)?;
                 let labels = self.labels_with_bank(&entry)?;
                 Ok(PdqMatch {
                     entry,
                     labels,
-                    distance,
-                    via,
+                    distance: hit.distance,
+                    via: hit.via,
                 })
             })
             .collect()

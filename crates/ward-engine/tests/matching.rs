@@ -134,6 +134,30 @@ fn index_follows_adds_and_disables_without_rebuild() {
     let after = ward.match_pdq(&[(Via::Original, q)], &opts).unwrap();
     assert!(after.iter().all(|m| m.entry.id != exact.id));
     assert_eq!(after.len(), before.len() - 1);
+    // Re-enabled, it matches again; disabled before the index was first built, too.
+    ward.store_mut().enable_entry("haystack", exact.id).unwrap();
+    let again = ward.match_pdq(&[(Via::Original, q)], &opts).unwrap();
+    assert_eq!(again.len(), before.len());
+    ward.store_mut()
+        .disable_entry("haystack", exact.id)
+        .unwrap();
+    let mut fresh = Ward::new(std::mem::replace(
+        ward.store_mut(),
+        Store::in_memory().unwrap(),
+    ));
+    assert_eq!(
+        fresh.match_pdq(&[(Via::Original, q)], &opts).unwrap().len(),
+        before.len() - 1
+    );
+    fresh
+        .store_mut()
+        .enable_entry("haystack", exact.id)
+        .unwrap();
+    assert_eq!(
+        fresh.match_pdq(&[(Via::Original, q)], &opts).unwrap().len(),
+        before.len()
+    );
+    let mut ward = fresh;
 
     // A new bank's entry is found on the next query.
     bank(&mut ward, "later");

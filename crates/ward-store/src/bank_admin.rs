@@ -135,20 +135,7 @@ impl Store {
 
     /// Re-enables a disabled entry of a bank.
     pub fn enable_entry(&mut self, bank: &str, entry: i64) -> Result<(), StoreError> {
-        let bank_id = self.bank(bank)?.id;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = bump_seq(&tx)?;
-        let n = tx.execute(
-            "UPDATE entries SET status = 'active', seq = ?3 WHERE id = ?1 AND bank_id = ?2",
-            params![entry, bank_id, seq],
-        )?;
-        if n == 0 {
-            return Err(StoreError::NoSuchEntry(entry));
-        }
-        tx.commit()?;
-        Ok(())
+        self.set_entry_status(bank, entry, "active")
     }
 }
 

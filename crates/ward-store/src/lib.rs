@@ -377,14 +377,25 @@ impl Store {
 
     /// Disables an entry of a bank: it stays (for the record) but no longer matches.
     pub fn disable_entry(&mut self, bank: &str, entry: i64) -> Result<(), StoreError> {
+        self.set_entry_status(bank, entry, "disabled")
+    }
+
+    /// Sets an entry's status (`active` or `disabled`) in one transaction that bumps the
+    /// change sequence, so indexes follow.
+    pub(crate) fn set_entry_status(
+        &mut self,
+        bank: &str,
+        entry: i64,
+        status: &str,
+    ) -> Result<(), StoreError> {
         let bank_id = self.bank(bank)?.id;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = bump_seq(&tx)?;
         let n = tx.execute(
-            "UPDATE entries SET status = 'disabled', seq = ?3 WHERE id = ?1 AND bank_id = ?2",
-            params![entry, bank_id, seq],
+            "UPDATE entries SET status = ?4, seq = ?3 WHERE id = ?1 AND bank_id = ?2",
+            params![entry, bank_id, seq, status],
         )?;
         if n == 0 {
             return Err(StoreError::NoSuchEntry(entry));
