@@ -15,6 +15,7 @@
 mod digest;
 mod error;
 mod image_decode;
+pub mod letterbox;
 mod video;
 
 pub use digest::Digests;

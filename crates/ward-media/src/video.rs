@@ -16,7 +16,16 @@
 //! stream's colour tags, so the frame's range and matrix tags are cleared first
 //! (`setparams`). With FFmpeg 5.1 this gives frame hashes identical to the reference built
 //! on the same FFmpeg (`tests/video_reference.rs`).
+//!
+//! With [`VideoOptions::remove_letterbox`], the frames hashed in that pass are also sampled
+//! (a dozen at most, spread over the video), [`detect_letterbox`] looks for bars in them,
+//! and when it finds some a second pass hashes the content rectangle: ffmpeg's `crop` before
+//! `scale`, so the cropped frames go through the very conversion (and, in the 128×128 mode,
+//! the very downscale) that a bank copy without bars went through. Cropping in ffmpeg rather
+//! than slicing the RGB here costs a second decode, but only for videos that have bars (the
+//! plain pass is unchanged for the rest), and it needs no guess before the first frame.
 
+use crate::letterbox::{detect_letterbox, CroppedVpdq, LetterboxOptions, Rect};
 use crate::{Digests, HashOptions, ImageSignals, MediaError};
 use rayon::prelude::*;
 use std::ffi::OsString;
@@ -54,6 +63,11 @@ pub struct VideoOptions {
     pub ffmpeg: PathBuf,
     /// The ffprobe program. Default `ffprobe`.
     pub ffprobe: PathBuf,
+    /// Also hash the content inside letterbox or pillarbox bars, when there are bars
+    /// ([`VideoSignals::vpdq_cropped`]); the plain hashes are made as without it. Default off.
+    pub remove_letterbox: bool,
+    /// How bars are told from content.
+    pub letterbox: LetterboxOptions,
 }
 
 impl Default for VideoOptions {
@@ -68,6 +82,8 @@ impl Default for VideoOptions {
             frame_memory: 512 << 20,
             ffmpeg: PathBuf::from("ffmpeg"),
             ffprobe: PathBuf::from("ffprobe"),
+            remove_letterbox: false,
+            letterbox: LetterboxOptions::default(),
         }
     }
 }
@@ -99,8 +115,12 @@ pub struct VideoInfo {
 /// The signals of one video file.
 #[derive(Clone, Debug)]
 pub struct VideoSignals {
-    /// One PDQ hash per sampled frame, in frame order.
+    /// One PDQ hash per sampled frame, in frame order: every pixel of the frame, as the
+    /// reference hashes it.
     pub vpdq: Vec<VpdqFrame>,
+    /// With [`VideoOptions::remove_letterbox`] and bars found: the content rectangle and the
+    /// hashes of the same frames cropped to it. `None` otherwise.
+    pub vpdq_cropped: Option<CroppedVpdq>,
     /// MD5 and SHA-256 of the file's bytes.
     pub digests: Digests,
     /// The stream that was hashed.
@@ -193,9 +213,26 @@ pub fn hash_video_file(path: &Path, opts: &VideoOptions) -> Result<VideoSignals,
     let (source, file) = file_source(path, opts)?;
     let digests = digest_file(file, path, opts.max_bytes)?;
     let info = probe(&source, opts, deadline)?;
-    let vpdq = decode_and_hash(&source, &info, opts, deadline)?;
+    // The frames of the plain pass are sampled as they are hashed (downscaled, when asked).
+    let (sw, sh) = opts.downscale.unwrap_or((info.width, info.height));
+    let mut samples = opts
+        .remove_letterbox
+        .then(|| Samples::new(sw, sh, opts.frame_memory));
+    let vpdq = decode_and_hash(&source, &info, opts, deadline, None, samples.as_mut())?;
+    let found = samples.and_then(|s| s.detect(&opts.letterbox));
+    let content = found.and_then(|r| {
+        scale_rect_inward(r, (sw, sh), (info.width, info.height), opts.letterbox.align)
+    });
+    let vpdq_cropped = match content {
+        Some(content) => Some(CroppedVpdq {
+            content,
+            vpdq: decode_and_hash(&source, &info, opts, deadline, Some(content), None)?,
+        }),
+        None => None,
+    };
     Ok(VideoSignals {
         vpdq,
+        vpdq_cropped,
         digests,
         info,
     })
@@ -563,32 +600,119 @@ fn parse_rate(r: &str) -> Option<f64> {
 }
 
 /// The ffmpeg filter chain: keep every `interval`-th frame (before any conversion, so that
-/// skipped frames cost nothing but decoding), clear the colour tags so that libswscale
-/// converts as the reference's does, scale with `SWS_AREA` to `w`×`h` and convert to RGB24.
+/// skipped frames cost nothing but decoding), crop to the content rectangle when asked, clear
+/// the colour tags so that libswscale converts as the reference's does, scale with
+/// `SWS_AREA` to `w`×`h` and convert to RGB24.
 ///
 /// Scaling to the probed size even when nothing is resized keeps every frame on the pipe the
 /// same size, so a stream that changes resolution cannot desynchronise the reader.
-fn filter_chain(interval: u32, w: u32, h: u32) -> String {
+fn filter_chain(interval: u32, crop: Option<Rect>, w: u32, h: u32) -> String {
     let select = if interval > 1 {
         // `n` counts the frames entering the filter from 0: the decoded-frame index.
         format!("select=not(mod(n\\,{interval})),")
     } else {
         String::new()
     };
+    let crop = match crop {
+        Some(r) => format!("crop={}:{}:{}:{},", r.width, r.height, r.x, r.y),
+        None => String::new(),
+    };
     format!(
-        "{select}setparams=range=unknown:colorspace=unknown,scale={w}:{h}:flags=area,format=rgb24"
+        "{select}{crop}setparams=range=unknown:colorspace=unknown,scale={w}:{h}:flags=area,format=rgb24"
     )
 }
 
+/// `r`, found in a `from`-sized frame, in a `to`-sized frame of the same picture: edges
+/// scaled and moved inward to multiples of `align`. `None` if nothing is left.
+fn scale_rect_inward(r: Rect, from: (u32, u32), to: (u32, u32), align: u32) -> Option<Rect> {
+    if from == to {
+        return Some(r);
+    }
+    let a = u64::from(align.max(1));
+    let edge = |v: u32, f: u32, t: u32, up: bool| -> u64 {
+        let (n, d) = (u64::from(v) * u64::from(t), u64::from(f).max(1));
+        if up {
+            n.div_ceil(d).div_ceil(a) * a
+        } else {
+            n / d / a * a
+        }
+    };
+    let (x0, x1) = (
+        edge(r.x, from.0, to.0, true),
+        edge(r.x + r.width, from.0, to.0, false),
+    );
+    let (y0, y1) = (
+        edge(r.y, from.1, to.1, true),
+        edge(r.y + r.height, from.1, to.1, false),
+    );
+    (x1 > x0 && y1 > y0).then(|| Rect {
+        x: x0 as u32,
+        y: y0 as u32,
+        width: (x1 - x0) as u32,
+        height: (y1 - y0) as u32,
+    })
+}
+
+/// A few of the frames a pass hashes, spread over the video without knowing its length:
+/// every `stride`-th, and when twice `keep` are held, every other one is dropped and the
+/// stride doubles. At most `2 × keep` frames are held (fewer for large frames).
+struct Samples {
+    width: u32,
+    height: u32,
+    keep: usize,
+    stride: u64,
+    frames: Vec<(u64, Vec<u8>)>,
+}
+
+impl Samples {
+    fn new(width: u32, height: u32, frame_memory: u64) -> Samples {
+        let frame_bytes = (u64::from(width) * u64::from(height) * 3).max(1);
+        // A quarter of the frame budget, and 6 to 12 frames: enough to see which lines stay
+        // flat while the scene changes.
+        let fit = frame_memory / 4 / frame_bytes / 2;
+        Samples {
+            width,
+            height,
+            keep: usize::try_from(fit).unwrap_or(6).clamp(1, 6),
+            stride: 1,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Offers the `k`-th frame of the pass.
+    fn offer(&mut self, k: u64, frame: &[u8]) {
+        if !k.is_multiple_of(self.stride) {
+            return;
+        }
+        self.frames.push((k, frame.to_vec()));
+        if self.frames.len() >= 2 * self.keep {
+            self.stride *= 2;
+            let stride = self.stride;
+            self.frames.retain(|(i, _)| i.is_multiple_of(stride));
+        }
+    }
+
+    fn detect(&self, opts: &LetterboxOptions) -> Option<Rect> {
+        let frames: Vec<&[u8]> = self.frames.iter().map(|(_, f)| f.as_slice()).collect();
+        detect_letterbox(&frames, self.width, self.height, opts)
+    }
+}
+
 /// Decodes the chosen stream with ffmpeg and hashes the sampled frames on the current rayon
-/// pool, in order.
+/// pool, in order: whole frames, or the `crop` rectangle of each. `samples`, when given, is
+/// offered every frame hashed, as hashed (after the downscale, if any).
 fn decode_and_hash(
     source: &Source,
     info: &VideoInfo,
     opts: &VideoOptions,
     deadline: Instant,
+    crop: Option<Rect>,
+    mut samples: Option<&mut Samples>,
 ) -> Result<Vec<VpdqFrame>, MediaError> {
-    let (w, h) = opts.downscale.unwrap_or((info.width, info.height));
+    let (w, h) = opts.downscale.unwrap_or(match crop {
+        Some(r) => (r.width, r.height),
+        None => (info.width, info.height),
+    });
     if w < 5 || h < 5 {
         return Err(MediaError::NotVideo(format!(
             ": frames scaled to {w}x{h} are under the 5x5 pixels PDQ needs"
@@ -629,7 +753,7 @@ fn decode_and_hash(
             "-fps_mode".to_owned(),
             "passthrough".to_owned(),
             "-vf".to_owned(),
-            filter_chain(interval, w, h),
+            filter_chain(interval, crop, w, h),
             "-f".to_owned(),
             "rawvideo".to_owned(),
             "pipe:1".to_owned(),
@@ -701,6 +825,9 @@ fn decode_and_hash(
             Err(mpsc::RecvTimeoutError::Timeout) => return Err(timeout_error(opts.timeout)),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
+        if let Some(s) = samples.as_deref_mut() {
+            s.offer(k, &buf);
+        }
         let index = k * u64::from(interval);
         k += 1;
         let seconds = index as f64 / info.fps;
@@ -794,10 +921,50 @@ mod tests {
     #[test]
     fn filter_selects_before_converting() {
         assert_eq!(
-            filter_chain(30, 128, 128),
+            filter_chain(30, None, 128, 128),
             "select=not(mod(n\\,30)),setparams=range=unknown:colorspace=unknown,scale=128:128:flags=area,format=rgb24"
         );
-        assert!(filter_chain(1, 8, 8).starts_with("setparams="));
+        assert!(filter_chain(1, None, 8, 8).starts_with("setparams="));
+        let content = Rect {
+            x: 32,
+            y: 0,
+            width: 416,
+            height: 720,
+        };
+        assert_eq!(
+            filter_chain(1, Some(content), 416, 720),
+            "crop=416:720:32:0,setparams=range=unknown:colorspace=unknown,scale=416:720:flags=area,format=rgb24"
+        );
+    }
+
+    #[test]
+    fn samples_stay_few_and_spread() {
+        let mut s = Samples::new(4, 4, 1 << 20);
+        assert_eq!(s.keep, 6);
+        for k in 0..1000u64 {
+            s.offer(k, &[k as u8; 48]);
+        }
+        let ks: Vec<u64> = s.frames.iter().map(|(k, _)| *k).collect();
+        assert!((6..12).contains(&ks.len()), "{ks:?}");
+        assert_eq!(ks[0], 0);
+        assert!(ks.windows(2).all(|w| w[1] - w[0] == s.stride), "{ks:?}");
+        assert!(*ks.last().unwrap() >= 500, "{ks:?}");
+        // Large frames: fewer held, at least two.
+        assert_eq!(Samples::new(7680, 4320, 512 << 20).keep, 1);
+    }
+
+    #[test]
+    fn rects_scale_inward() {
+        let r = Rect {
+            x: 9,
+            y: 0,
+            width: 110,
+            height: 128,
+        };
+        let big = scale_rect_inward(r, (128, 128), (480, 720), 2).unwrap();
+        // 9 * 480 / 128 = 33.75 -> 34; 119 * 480 / 128 = 446.25 -> 446.
+        assert_eq!((big.x, big.width, big.y, big.height), (34, 412, 0, 720));
+        assert_eq!(scale_rect_inward(r, (128, 128), (128, 128), 2), Some(r));
     }
 
     /// A lavfi source never ends: the deadline fires, the child is killed, and the call
@@ -815,7 +982,7 @@ mod tests {
         let deadline = start + opts.timeout;
         let info = probe(&source, &opts, deadline).unwrap();
         assert_eq!((info.width, info.height, info.fps), (64, 64, 25.0));
-        let err = decode_and_hash(&source, &info, &opts, deadline).unwrap_err();
+        let err = decode_and_hash(&source, &info, &opts, deadline, None, None).unwrap_err();
         assert!(matches!(err, MediaError::Timeout { .. }), "{err}");
         assert!(
             start.elapsed() < Duration::from_secs(5),
@@ -837,7 +1004,7 @@ mod tests {
         let source = Source::Lavfi("testsrc=size=32x32:rate=50".to_owned());
         let deadline = Instant::now() + opts.timeout;
         let info = probe(&source, &opts, deadline).unwrap();
-        let err = decode_and_hash(&source, &info, &opts, deadline).unwrap_err();
+        let err = decode_and_hash(&source, &info, &opts, deadline, None, None).unwrap_err();
         match err {
             MediaError::TooLong { seconds, limit } => {
                 assert_eq!(limit, 2.0);
