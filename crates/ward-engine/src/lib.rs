@@ -8,8 +8,10 @@
 
 pub mod exchange;
 mod snapshot;
+mod video;
 
 pub use snapshot::{PdqHit, PdqSnapshot};
+pub use video::{vpdq_entry, vpdq_frames_entry, Verdict, VideoMatch, VideoMatchOptions};
 
 use ward_pdq::Hash256;
 use ward_store::{Entry, IndexedSignal, Store, StoreError};
@@ -95,12 +97,17 @@ pub struct PdqMatch {
 pub struct Ward {
     store: Store,
     pdq: Option<PdqSnapshot>,
+    vpdq: Option<video::VpdqIndex>,
 }
 
 impl Ward {
     /// Wraps an open store.
     pub fn new(store: Store) -> Self {
-        Ward { store, pdq: None }
+        Ward {
+            store,
+            pdq: None,
+            vpdq: None,
+        }
     }
 
     /// The store, for bank administration.

@@ -45,7 +45,8 @@ pub enum BankCommand {
         /// The hash list.
         file: PathBuf,
         /// lines (one hash a line), te (python-threatexchange: `pdq <hash>`), csv
-        /// ("hash,labels" header); guessed from the first line when not given.
+        /// ("hash,labels" header), vpdq (a video's `frame,quality,hash,timestamp` file: one
+        /// entry); guessed from the first line when not given.
         #[arg(long)]
         format: Option<String>,
         /// Signal type of values that do not name one.
@@ -66,7 +67,7 @@ pub enum BankCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Hash media files and add their signals (PDQ, MD5, SHA-256) to a bank.
+    /// Hash media files and add their signals (PDQ or vPDQ, MD5, SHA-256) to a bank.
     Add {
         /// Bank name.
         name: String,
@@ -144,6 +145,18 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             store.bank(&name)?; // a clear error before reading a large file
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
+            if format.as_deref() == Some("vpdq") || (format.is_none() && looks_like_vpdq(&text)) {
+                // A vPDQ file is one video: one entry, kept in the reference's line format.
+                let name_str = file.display().to_string();
+                let source_id = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                let entry = ward_engine::vpdq_entry(&name_str, &text, Vec::new(), source_id)?;
+                let o = store.import(&name, &[entry], &actor())?;
+                println!(
+                    "imported {} new video entries into {name} ({} already present)",
+                    o.added, o.already_present
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let format = match format {
                 Some(f) => Format::parse(&f)?,
                 None => Format::sniff(&text),
@@ -191,6 +204,7 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             media,
         } => {
             store.bank(&name)?;
+            let video_opts = ward_media::VideoOptions::default();
             let opts = ward_media::HashOptions {
                 decode: media.decode_options(),
                 dihedral: false,
@@ -201,13 +215,41 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             for item in output::expand_paths(&paths) {
                 let (path, result) = match item {
                     Ok(p) => {
-                        let r = ward_media::hash_file(&p, &opts).map_err(|e| e.to_string());
+                        let r = ward_media::hash_media_file(&p, &opts, &video_opts)
+                            .map_err(|e| e.to_string());
                         (p, r)
                     }
                     Err((p, e)) => (p, Err(e)),
                 };
                 let s = match result {
-                    Ok(s) => s,
+                    Ok(ward_media::MediaSignals::Image(s)) => s,
+                    Ok(ward_media::MediaSignals::Video(v)) => {
+                        // Bank videos keep the lists' convention: the plain vPDQ at one hash
+                        // a second, and the digests.
+                        let source_id = Some(
+                            path.file_name()
+                                .unwrap_or_default()
+                                .to_string_lossy()
+                                .into_owned(),
+                        );
+                        entries.push(ward_engine::vpdq_frames_entry(
+                            &v.vpdq,
+                            labels.clone(),
+                            source_id.clone(),
+                        ));
+                        for (ty, value) in [
+                            (SignalType::Md5, v.digests.md5.to_vec()),
+                            (SignalType::Sha256, v.digests.sha256.to_vec()),
+                        ] {
+                            entries.push(NewEntry {
+                                signal_type: ty.name(),
+                                value,
+                                labels: labels.clone(),
+                                source_id: source_id.clone(),
+                            });
+                        }
+                        continue;
+                    }
                     Err(e) => {
                         eprintln!("{}: {e}", path.display());
                         failed = true;
@@ -264,4 +306,12 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// Whether a text is a vPDQ hash file (its first line is `frame,quality,hash,timestamp`).
+fn looks_like_vpdq(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.parse::<ward_pdq::vpdq::VpdqFrame>().is_ok())
 }

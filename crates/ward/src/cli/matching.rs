@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use ward_engine::{MatchOptions, Via, Ward};
-use ward_media::{HashOptions, ImageSignals};
+use ward_engine::{MatchOptions, Via, VideoMatch, VideoMatchOptions, Ward};
+use ward_media::{HashOptions, MediaSignals, VideoOptions, VideoSignals};
 use ward_pdq::Hash256;
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +35,14 @@ pub struct MatchArgs {
     /// Exit with code 1 when anything matched (for scripts and CI hooks).
     #[arg(long)]
     fail_on_match: bool,
+    /// Videos: hash one frame every S seconds of the upload (0: every frame). Bank videos
+    /// carry one hash a second; a denser query keeps a re-upload cut at another instant from
+    /// falling between them.
+    #[arg(long, default_value_t = 0.0, value_name = "S")]
+    seconds_per_hash: f64,
+    /// Videos: do not also try the content without letterbox/pillarbox bars.
+    #[arg(long)]
+    keep_letterbox: bool,
     #[command(flatten)]
     media: MediaArgs,
 }
@@ -79,16 +87,27 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
         decode: args.media.decode_options(),
         dihedral: args.dihedral,
     };
+    anyhow::ensure!(
+        args.seconds_per_hash >= 0.0 && args.seconds_per_hash.is_finite(),
+        "--seconds-per-hash must be 0 or more"
+    );
+    let video_opts = VideoOptions {
+        seconds_per_hash: args.seconds_per_hash,
+        remove_letterbox: !args.keep_letterbox,
+        ..VideoOptions::default()
+    };
+    let video_match = VideoMatchOptions::default();
     let files = output::expand_paths(&args.paths);
     let pool = args.media.thread_pool()?;
     let progress = Progress::new(files.len() as u64);
     for chunk in files.chunks(256) {
-        let hashed: Vec<Result<ImageSignals, String>> = pool.install(|| {
+        let hashed: Vec<Result<MediaSignals, String>> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|f| {
                     let r = match f {
-                        Ok(p) => ward_media::hash_file(p, &hash_opts).map_err(|e| e.to_string()),
+                        Ok(p) => ward_media::hash_media_file(p, &hash_opts, &video_opts)
+                            .map_err(|e| e.to_string()),
                         Err((_, e)) => Err(e.clone()),
                     };
                     progress.inc();
@@ -102,7 +121,14 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
             };
             let name = path.display().to_string();
             let s = match r {
-                Ok(s) => s,
+                Ok(MediaSignals::Image(s)) => s,
+                Ok(MediaSignals::Video(v)) => {
+                    let found = video_matches(&mut ward, &v, &video_match)?;
+                    let exact = exact_matches(&ward, &v.digests)?;
+                    any_match |= !found.is_empty() || !exact.is_empty();
+                    print_video(&mut out, args.json, &name, &v, &found, &exact)?;
+                    continue;
+                }
                 Err(e) => {
                     failed = true;
                     if args.json {
@@ -130,21 +156,7 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
                     )
                 });
             }
-            for (ty, value) in [
-                ("md5", &s.digests.md5[..]),
-                ("sha256", &s.digests.sha256[..]),
-            ] {
-                for (e, labels) in ward.match_exact(ty, value)? {
-                    found.push(Found {
-                        bank: e.bank,
-                        entry: e.id,
-                        signal_type: ty,
-                        distance: 0,
-                        via: "exact".to_owned(),
-                        labels,
-                    });
-                }
-            }
+            found.extend(exact_matches(&ward, &s.digests)?);
             any_match |= !found.is_empty();
             let low = s.pdq.quality < opts.min_quality;
             if args.json && low {
@@ -232,4 +244,125 @@ fn exit(matched: bool, failed: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// MD5 and SHA-256 matches of a file's bytes.
+fn exact_matches(ward: &Ward, d: &ward_media::Digests) -> anyhow::Result<Vec<Found>> {
+    let mut found = Vec::new();
+    for (ty, value) in [("md5", &d.md5[..]), ("sha256", &d.sha256[..])] {
+        for (e, labels) in ward.match_exact(ty, value)? {
+            found.push(Found {
+                bank: e.bank,
+                entry: e.id,
+                signal_type: ty,
+                distance: 0,
+                via: "exact".to_owned(),
+                labels,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Video matches of the frames as uploaded and, when bars were found, of the content inside
+/// them; an entry matched both ways is reported once, by the higher query %.
+fn video_matches(
+    ward: &mut Ward,
+    v: &VideoSignals,
+    opts: &VideoMatchOptions,
+) -> anyhow::Result<Vec<(VideoMatch, String)>> {
+    let mut found: Vec<(VideoMatch, String)> = ward
+        .match_vpdq(&v.vpdq, opts)?
+        .into_iter()
+        .map(|m| (m, "original".to_owned()))
+        .collect();
+    if let Some(c) = &v.vpdq_cropped {
+        for m in ward.match_vpdq(&c.vpdq, opts)? {
+            let via = format!("trim-letterbox {}", c.content);
+            match found.iter_mut().find(|(f, _)| f.entry.id == m.entry.id) {
+                Some(f) if m.comparison.query_match_pct > f.0.comparison.query_match_pct => {
+                    *f = (m, via)
+                }
+                Some(_) => {}
+                None => found.push((m, via)),
+            }
+        }
+    }
+    found.sort_by(|a, b| {
+        b.0.comparison
+            .query_match_pct
+            .total_cmp(&a.0.comparison.query_match_pct)
+    });
+    Ok(found)
+}
+
+/// Prints a video's matches: JSON with percentages, verdict and segments, or one line per
+/// match `path,bank,entry,QUERY%,vpdq,VERDICT VIA SEGMENTS,labels`.
+fn print_video(
+    out: &mut impl Write,
+    json: bool,
+    name: &str,
+    v: &VideoSignals,
+    found: &[(VideoMatch, String)],
+    exact: &[Found],
+) -> anyhow::Result<()> {
+    if json {
+        let mut matches: Vec<Value> = found
+            .iter()
+            .map(|(m, via)| {
+                json!({
+                    "bank": m.entry.bank,
+                    "entry": m.entry.id,
+                    "signal_type": "vpdq",
+                    "verdict": m.verdict.name(),
+                    "query_match_pct": m.comparison.query_match_pct,
+                    "compared_match_pct": m.comparison.compared_match_pct,
+                    "via": via,
+                    "segments": m.segments.iter().map(|s| json!({
+                        "query": [s.query_start, s.query_end],
+                        "bank": [s.bank_start, s.bank_end],
+                        "frames": s.frames,
+                        "mean_distance": s.mean_distance,
+                    })).collect::<Vec<_>>(),
+                    "labels": m.labels,
+                })
+            })
+            .collect();
+        matches.extend(exact.iter().map(|f| {
+            json!({"bank": f.bank, "entry": f.entry, "signal_type": f.signal_type,
+                   "distance": 0, "via": "exact", "labels": f.labels})
+        }));
+        let v = json!({
+            "path": name,
+            "vpdq_frames": v.vpdq.len(),
+            "duration": v.info.duration,
+            "matches": matches,
+        });
+        output::write_json_line(out, &v)?;
+    } else {
+        for (m, via) in found {
+            let segs: Vec<String> = m
+                .segments
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{:.1}-{:.1}={:.1}-{:.1}",
+                        s.query_start, s.query_end, s.bank_start, s.bank_end
+                    )
+                })
+                .collect();
+            writeln!(
+                out,
+                "{name},{},{},{:.0}%,vpdq,{} {via} {},{}",
+                m.entry.bank,
+                m.entry.id,
+                m.comparison.query_match_pct,
+                m.verdict.name(),
+                segs.join(" "),
+                m.labels.join(";")
+            )?;
+        }
+        print(out, false, name, None, exact)?;
+    }
+    Ok(())
 }

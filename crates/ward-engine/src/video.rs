@@ -1,0 +1,236 @@
+//! Video matching: vPDQ bank entries found through an index of their frame hashes, then
+//! compared as python-threatexchange compares them, and aligned into segments.
+//!
+//! A vPDQ entry's value is the reference's own file format (`frame,quality,hash,timestamp`
+//! lines), so what a bank exports is what other platforms import. For matching, every bank
+//! video's distinct frames of quality >= the threshold go into one [`Index`]; a query's
+//! frames find the candidate videos there, so a query is compared with the few videos that
+//! share a frame within the distance, not with every video in every bank.
+
+use crate::{EngineError, Ward};
+use ward_index::{Index, IndexOptions};
+use ward_pdq::vpdq::{
+    self, AlignOptions, CompareOptions, Comparison, ParseVpdqError, Segment, VpdqFrame,
+};
+use ward_store::{Entry, NewEntry};
+
+/// How video matching is done.
+#[derive(Clone, Debug)]
+pub struct VideoMatchOptions {
+    /// The reference's comparison (quality >= 50, frame distance <= 31, query % >= 80).
+    pub compare: CompareOptions,
+    /// How matching frames are grouped into aligned segments.
+    pub align: AlignOptions,
+    /// The share of the upload's time that aligned segments must cover for it to be called a
+    /// copy when the reference's percentage alone does not say so (default 0.8).
+    pub copy_coverage: f64,
+}
+
+impl Default for VideoMatchOptions {
+    fn default() -> Self {
+        VideoMatchOptions {
+            compare: CompareOptions::default(),
+            align: AlignOptions::default(),
+            copy_coverage: 0.8,
+        }
+    }
+}
+
+/// What a video match says about the upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The upload is mostly the known video (the reference's match: query % over the bar).
+    Copy,
+    /// The upload contains part of the known video (a segment aligns, but most of the upload
+    /// is something else: a quote in a report, or a cut into other footage).
+    ContainsPart,
+}
+
+impl Verdict {
+    /// `copy` or `contains-part`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Copy => "copy",
+            Verdict::ContainsPart => "contains-part",
+        }
+    }
+}
+
+/// One video match.
+#[derive(Clone, Debug)]
+pub struct VideoMatch {
+    /// The bank entry.
+    pub entry: Entry,
+    /// Entry labels, then its bank's.
+    pub labels: Vec<String>,
+    /// The reference's percentages and decision.
+    pub comparison: Comparison,
+    /// Runs of upload time matching runs of bank-video time.
+    pub segments: Vec<Segment>,
+    /// Copy or part.
+    pub verdict: Verdict,
+}
+
+/// The frame index over every active vPDQ entry, rebuilt when the store changes.
+pub(crate) struct VpdqIndex {
+    index: Index,
+    /// The video (position in `videos`) of each indexed frame.
+    owner: Vec<u32>,
+    /// Entry id and frames of each video.
+    videos: Vec<(i64, Vec<VpdqFrame>)>,
+    seq: i64,
+}
+
+/// A vPDQ file (the reference's line format) as one bank entry.
+pub fn vpdq_entry(
+    name: &str,
+    text: &str,
+    labels: Vec<String>,
+    source_id: Option<String>,
+) -> Result<NewEntry, EngineError> {
+    let frames = vpdq::parse_lines(text.strip_prefix('\u{feff}').unwrap_or(text)).map_err(|e| {
+        let (line, msg) = match e {
+            ParseVpdqError::Line { line, source } => (line, source.to_string()),
+            other => (1, other.to_string()),
+        };
+        EngineError::Parse {
+            file: name.to_owned(),
+            line,
+            msg,
+        }
+    })?;
+    if frames.is_empty() {
+        return Err(EngineError::Parse {
+            file: name.to_owned(),
+            line: 1,
+            msg: "a vPDQ file needs at least one frame line".to_owned(),
+        });
+    }
+    Ok(vpdq_frames_entry(&frames, labels, source_id))
+}
+
+/// Frames as one bank entry, stored in the reference's line format.
+pub fn vpdq_frames_entry(
+    frames: &[VpdqFrame],
+    labels: Vec<String>,
+    source_id: Option<String>,
+) -> NewEntry {
+    NewEntry {
+        signal_type: "vpdq",
+        value: vpdq::format_lines(frames).into_bytes(),
+        labels,
+        source_id,
+    }
+}
+
+impl Ward {
+    fn refresh_vpdq(&mut self, quality: u8) -> Result<(), EngineError> {
+        let seq = self.store.seq()?;
+        if self.vpdq.as_ref().is_some_and(|v| v.seq == seq) {
+            return Ok(());
+        }
+        let mut videos = Vec::new();
+        let seq = self.store.signals_since("vpdq", 0, |s| {
+            if !s.active {
+                return;
+            }
+            // Values were parsed on the way in; one that no longer parses is skipped rather
+            // than failing every match.
+            if let Ok(frames) = std::str::from_utf8(&s.value)
+                .map_err(|_| ())
+                .and_then(|t| vpdq::parse_lines(t).map_err(|_| ()))
+            {
+                videos.push((s.entry, frames));
+            }
+        })?;
+        let mut hashes = Vec::new();
+        let mut owner = Vec::new();
+        for (i, (_, frames)) in videos.iter().enumerate() {
+            for h in vpdq::comparable_frames(frames, quality) {
+                hashes.push(h.to_words());
+                owner.push(i as u32);
+            }
+        }
+        let index = Index::build(hashes, IndexOptions::default())
+            .map_err(|e| EngineError::Index(e.to_string()))?;
+        self.vpdq = Some(VpdqIndex {
+            index,
+            owner,
+            videos,
+            seq,
+        });
+        Ok(())
+    }
+
+    /// Matches a video's frames against every active vPDQ bank entry: the candidates that
+    /// share a frame within the distance, each compared as the reference does and aligned
+    /// into segments. Reported when the reference would match (a copy) or when a segment
+    /// aligns (part of the upload is the known video). Sorted by query %, highest first.
+    pub fn match_vpdq(
+        &mut self,
+        query: &[VpdqFrame],
+        opts: &VideoMatchOptions,
+    ) -> Result<Vec<VideoMatch>, EngineError> {
+        self.refresh_vpdq(opts.compare.quality_threshold)?;
+        let Some(v) = &self.vpdq else {
+            return Ok(Vec::new());
+        };
+        let span = match (query.first(), query.last()) {
+            (Some(a), Some(b)) => b.timestamp - a.timestamp,
+            _ => 0.0,
+        };
+        let mut candidates: Vec<u32> = Vec::new();
+        for h in vpdq::comparable_frames(query, opts.compare.quality_threshold) {
+            for hit in v
+                .index
+                .search(&h.to_words(), opts.compare.distance_threshold)
+            {
+                if let Some(&o) = v.owner.get(hit.id as usize) {
+                    candidates.push(o);
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut found = Vec::new();
+        for c in candidates {
+            let (entry_id, frames) = &v.videos[c as usize];
+            let comparison = vpdq::compare(query, frames, &opts.compare);
+            let segments = vpdq::align(query, frames, &opts.align);
+            if !comparison.is_match && segments.is_empty() {
+                continue;
+            }
+            // The reference's percentage drops when the upload is sampled more densely than
+            // the bank (frames between the bank's one-a-second samples may differ by more than
+            // the distance in motion); how much of the upload's time the aligned segments
+            // cover does not, so either says "copy".
+            let covered: f64 = segments.iter().map(|s| s.query_end - s.query_start).sum();
+            let coverage = if span > 0.0 { covered / span } else { 0.0 };
+            let verdict = if comparison.is_match || coverage >= opts.copy_coverage {
+                Verdict::Copy
+            } else {
+                Verdict::ContainsPart
+            };
+            found.push((*entry_id, comparison, segments, verdict));
+        }
+        found.sort_by(|a, b| {
+            b.1.query_match_pct
+                .total_cmp(&a.1.query_match_pct)
+                .then(a.0.cmp(&b.0))
+        });
+        found
+            .into_iter()
+            .map(|(id, comparison, segments, verdict)| {
+                let entry = self.store.entry(id)?;
+                let labels = self.labels_with_bank(&entry)?;
+                Ok(VideoMatch {
+                    entry,
+                    labels,
+                    comparison,
+                    segments,
+                    verdict,
+                })
+            })
+            .collect()
+    }
+}
