@@ -198,6 +198,35 @@ fn vpdq_files_import_as_one_entry_and_letterboxed_copies_match() {
         "{}",
         plain[0]
     );
+    // Export writes the entry back as the same vPDQ file; importing it adds nothing new.
+    w.run(&["bank", "export", "vids", "--format", "vpdq", "-o", "out"])
+        .expect(0);
+    let exported: Vec<_> = std::fs::read_dir(w.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(exported.len(), 1);
+    let want = std::fs::read_to_string(&file).unwrap();
+    let got = std::fs::read_to_string(&exported[0]).unwrap();
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        want.lines().collect::<Vec<_>>()
+    );
+    let run = w
+        .run(&["bank", "import", "vids", exported[0].to_str().unwrap()])
+        .expect(0);
+    assert!(
+        run.stdout().contains("(1 already present)"),
+        "{}",
+        run.stdout()
+    );
+    let run = w.run(&["bank", "export", "vids"]).expect(0);
+    assert!(
+        run.stderr()
+            .contains("1 video entries are not in this format"),
+        "{}",
+        run.stderr()
+    );
     // A bad vPDQ line names the file and line.
     w.write("bad.txt", b"0,100,0000000000000000000000000000000000000000000000000000000000000000,0.000\n1,xx,00,0.1\n");
     let run = w

@@ -57,7 +57,8 @@ pub enum BankCommand {
     Export {
         /// Bank name.
         name: String,
-        /// csv (signal types and labels), te, or lines (one signal type only).
+        /// csv (signal types and labels), te, lines (one signal type only), or vpdq (each
+        /// video entry as a vPDQ file in the folder given by --output).
         #[arg(long, default_value = "csv")]
         format: String,
         /// With --format lines: which signal type.
@@ -176,8 +177,12 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             signal_type,
             output,
         } => {
+            if format == "vpdq" {
+                return export_videos(store, &name, output);
+            }
             let format = Format::parse(&format)?;
             let only = SignalType::parse(&signal_type).map_err(anyhow::Error::msg)?;
+            let mut videos = 0u64;
             let mut buf = String::new();
             if let Some(h) = exchange::header(format) {
                 buf.push_str(h);
@@ -185,6 +190,7 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             }
             store.for_each_entry(&name, |e| {
                 let Ok(ty) = SignalType::parse(&e.signal_type) else {
+                    videos += u64::from(e.active && e.signal_type == "vpdq");
                     return Ok(());
                 };
                 if e.active && (format != Format::Lines || ty == only) {
@@ -195,6 +201,11 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             match output {
                 Some(p) => write_atomically(&p, buf.as_bytes())?,
                 None => std::io::stdout().lock().write_all(buf.as_bytes())?,
+            }
+            if videos > 0 {
+                eprintln!(
+                    "{name}: {videos} video entries are not in this format; export them with --format vpdq -o DIR"
+                );
             }
         }
         BankCommand::Add {
@@ -297,6 +308,46 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             println!("disabled entry {entry} of {name}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes each active video entry of a bank as a vPDQ file (the reference's format) into a
+/// folder: `ENTRY.txt`, or `ENTRY-SOURCE.txt` when the entry has a source id.
+fn export_videos(
+    store: &ward_engine::ward_store::Store,
+    name: &str,
+    output: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let dir =
+        output.context("--format vpdq writes one file per video: give a folder with --output")?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut n = 0;
+    store.for_each_entry(name, |e| {
+        if e.active && e.signal_type == "vpdq" {
+            let stem = match &e.source_id {
+                Some(s) => {
+                    let safe: String = s
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                                c
+                            } else {
+                                '_'
+                            }
+                        })
+                        .collect();
+                    format!("{}-{safe}", e.id)
+                }
+                None => e.id.to_string(),
+            };
+            let path = dir.join(format!("{stem}.txt"));
+            write_atomically(&path, &e.value)
+                .map_err(|err| ward_engine::ward_store::StoreError::Invalid(format!("{err:#}")))?;
+            n += 1;
+        }
+        Ok(())
+    })?;
+    println!("exported {n} video entries of {name} to {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
