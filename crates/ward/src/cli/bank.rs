@@ -232,35 +232,8 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                     }
                     Err((p, e)) => (p, Err(e)),
                 };
-                let s = match result {
-                    Ok(ward_media::MediaSignals::Image(s)) => s,
-                    Ok(ward_media::MediaSignals::Video(v)) => {
-                        // Bank videos keep the lists' convention: the plain vPDQ at one hash
-                        // a second, and the digests.
-                        let source_id = Some(
-                            path.file_name()
-                                .unwrap_or_default()
-                                .to_string_lossy()
-                                .into_owned(),
-                        );
-                        entries.push(ward_engine::vpdq_frames_entry(
-                            &v.vpdq,
-                            labels.clone(),
-                            source_id.clone(),
-                        ));
-                        for (ty, value) in [
-                            (SignalType::Md5, v.digests.md5.to_vec()),
-                            (SignalType::Sha256, v.digests.sha256.to_vec()),
-                        ] {
-                            entries.push(NewEntry {
-                                signal_type: ty.name(),
-                                value,
-                                labels: labels.clone(),
-                                source_id: source_id.clone(),
-                            });
-                        }
-                        continue;
-                    }
+                let signals = match result {
+                    Ok(signals) => signals,
                     Err(e) => {
                         eprintln!("{}: {e}", path.display());
                         failed = true;
@@ -273,26 +246,40 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                         .to_string_lossy()
                         .into_owned(),
                 );
-                let mut add = |ty: SignalType, value: Vec<u8>| {
-                    entries.push(NewEntry {
-                        signal_type: ty.name(),
-                        value,
-                        labels: labels.clone(),
-                        source_id: source_id.clone(),
-                    })
+                let new_entry = |ty: SignalType, value: Vec<u8>| NewEntry {
+                    signal_type: ty.name(),
+                    value,
+                    labels: labels.clone(),
+                    source_id: source_id.clone(),
                 };
-                if s.pdq.quality >= 50 {
-                    add(SignalType::Pdq, s.pdq.hash.as_bytes().to_vec());
-                } else {
-                    low_quality += 1;
-                    eprintln!(
-                        "{}: PDQ quality {} is under 50, too featureless to match on; adding its MD5 and SHA-256 only",
-                        path.display(),
-                        s.pdq.quality
-                    );
-                }
-                add(SignalType::Md5, s.digests.md5.to_vec());
-                add(SignalType::Sha256, s.digests.sha256.to_vec());
+                let digests = match signals {
+                    ward_media::MediaSignals::Image(s) => {
+                        if s.pdq.quality >= 50 {
+                            entries
+                                .push(new_entry(SignalType::Pdq, s.pdq.hash.as_bytes().to_vec()));
+                        } else {
+                            low_quality += 1;
+                            eprintln!(
+                                "{}: PDQ quality {} is under 50, too featureless to match on; adding its MD5 and SHA-256 only",
+                                path.display(),
+                                s.pdq.quality
+                            );
+                        }
+                        s.digests
+                    }
+                    ward_media::MediaSignals::Video(v) => {
+                        // Bank videos keep the lists' convention: the plain vPDQ at one hash
+                        // a second.
+                        entries.push(ward_engine::vpdq_frames_entry(
+                            &v.vpdq,
+                            labels.clone(),
+                            source_id.clone(),
+                        ));
+                        v.digests
+                    }
+                };
+                entries.push(new_entry(SignalType::Md5, digests.md5.to_vec()));
+                entries.push(new_entry(SignalType::Sha256, digests.sha256.to_vec()));
             }
             if failed {
                 anyhow::bail!("nothing was added: fix or remove the files above and run again");
