@@ -188,6 +188,22 @@ fn limits_are_checked_before_decoding() {
 }
 
 #[test]
+fn memory_limit_stops_the_decoder() {
+    // 40 MiB of data memory cannot hold ffmpeg's decoder and filter chain for 480x720
+    // frames: the allocation fails in the child and the file gets a memory error.
+    let o = VideoOptions {
+        max_memory: Some(40 << 20),
+        ..opts()
+    };
+    let err = fails(&sample(), &o);
+    assert!(matches!(err, MediaError::TooMuchMemory(_)), "{err}");
+    // The automatic limit leaves room for the same file.
+    let v = hash_video_file(&sample(), &opts()).unwrap();
+    assert_eq!(v.vpdq.len(), 7);
+    assert!(opts().auto_memory_limit(480, 720) >= 256 << 20);
+}
+
+#[test]
 fn missing_ffmpeg_is_named() {
     let o = VideoOptions {
         ffprobe: "/nonexistent/ffprobe".into(),

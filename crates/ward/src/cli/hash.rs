@@ -98,9 +98,14 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
         decode: args.media.decode_options(),
         dihedral: args.dihedral,
     };
-    let video = args.video_options()?;
+    let mut video = args.video_options()?;
     let files = output::expand_paths(&args.paths);
     let pool = args.media.thread_pool()?;
+    if files.len() > 1 && pool.current_num_threads() > 1 {
+        // Several files at once keep every core busy: one decoder thread each is cheaper than
+        // ffmpeg's frame threading (which pays only for a lone file).
+        video.decoder_threads = 1;
+    }
     let progress = Progress::new(files.len() as u64);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = false;
