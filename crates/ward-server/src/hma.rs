@@ -258,23 +258,25 @@ async fn lookup_by_bank(
     Ok(out)
 }
 
-/// The refusal every URL-taking endpoint gives: ward fetches nothing from the network for a
-/// caller (HMA fetches any URL by default: server-side request forgery).
-fn url_refused() -> ApiError {
-    ApiError::bad_request(
-        "Invalid or unsafe URL provided: this ward fetches no URL (no allowlist of hosts is \
-         configured); upload the file with POST instead",
-    )
+/// The bytes at a caller's `url=`, fetched only from the allowlisted hosts (HMA fetches any
+/// URL by default: server-side request forgery). See [`crate::fetch`].
+async fn fetch_url(state: &AppState, url: &str) -> Result<Bytes, ApiError> {
+    state.inner.fetcher.fetch(url).await
 }
 
-/// `GET /m/lookup?signal=&signal_type=` (or `url=`, refused).
+/// `GET /m/lookup?signal=&signal_type=`, or `?url=` (fetched from an allowed host, hashed as
+/// a photo, answered as `POST /m/lookup` answers).
 pub(crate) async fn lookup_get(
     State(state): State<AppState>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> HmaResult<Json<Value>> {
     let p = Params::from(q)?;
-    if p.get("url").is_some_and(|u| !u.is_empty()) {
-        return Err(url_refused().into());
+    if let Some(url) = p.get("url").filter(|u| !u.is_empty()) {
+        let bytes = fetch_url(&state, url).await?;
+        let hashes = hash_photo(&state, bytes, &p).await?;
+        return Ok(Json(Value::Object(
+            lookup_hashes(&state, hashes, &p).await?,
+        )));
     }
     let (Some(signal), Some(signal_type)) = (
         p.get("signal").filter(|s| !s.is_empty()),
@@ -300,17 +302,28 @@ pub(crate) async fn lookup_post(
     let p = Params::from(q)?;
     let form = read_form(mp).await?;
     let hashes = hash_form(&state, &form, &p).await?;
+    Ok(Json(Value::Object(
+        lookup_hashes(&state, hashes, &p).await?,
+    )))
+}
+
+/// `{SIGNAL_TYPE: {BANK: [...]}}` for the hashes of one upload.
+async fn lookup_hashes(
+    state: &AppState,
+    hashes: Map<String, Value>,
+    p: &Params,
+) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     for (ty, value) in hashes {
         let by_bank = match value.as_str() {
             // A PDQ under quality 50 hashes to "": nothing to match on. (HMA answers 400
             // "invalid signal" here; an empty result is what a caller means.)
             Some("") | None => Map::new(),
-            Some(v) => lookup_by_bank(&state, &parse_signal(&ty, v)?, &p).await?,
+            Some(v) => lookup_by_bank(state, &parse_signal(&ty, v)?, p).await?,
         };
         out.insert(ty, Value::Object(by_bank));
     }
-    Ok(Json(Value::Object(out)))
+    Ok(out)
 }
 
 /// HMA's `_parse_request_signal_type` for photos: PDQ by default (as HMA); ward also offers
@@ -370,8 +383,17 @@ async fn hash_form(
             )))
         }
     }
+    hash_photo(state, file.data.clone(), p).await
+}
+
+/// The signals `types=` asks for (PDQ by default) of one photo's bytes.
+async fn hash_photo(
+    state: &AppState,
+    bytes: Bytes,
+    p: &Params,
+) -> Result<Map<String, Value>, ApiError> {
     let types = photo_signal_types(p)?;
-    let signals = state.hash_image(file.data.to_vec()).await?;
+    let signals = state.hash_image(bytes.to_vec()).await?;
     let mut out = Map::new();
     for ty in types {
         let v = match ty {
@@ -386,13 +408,21 @@ async fn hash_form(
     Ok(out)
 }
 
-/// `GET /h/hash?url=`: refused (no URL is fetched), with HMA's error shape.
+/// `GET /h/hash?url=`: the photo at `url`, fetched only from an allowed host, hashed.
 pub(crate) async fn hash_get(
+    State(state): State<AppState>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> HmaResult<Json<Value>> {
     let p = Params::from(q)?;
-    p.require("url")?;
-    Err(url_refused().into())
+    let url = p.require("url")?;
+    if p.get("content_type").is_some_and(|c| c != "photo") {
+        return Err(ApiError::bad_request(
+            "content_type video is disabled (ward serve hashes photos; video is next)",
+        )
+        .into());
+    }
+    let bytes = fetch_url(&state, url).await?;
+    Ok(Json(Value::Object(hash_photo(&state, bytes, &p).await?)))
 }
 
 /// `POST /h/hash` with one multipart file named `photo`: `{"pdq": "<hex>"}`.
@@ -766,21 +796,27 @@ pub(crate) async fn bank_add_content(
             check_note(Some(&Value::String(note?.to_owned())))?;
         }
         if url.is_some() {
-            return Err(url_refused().into());
+            return Err(ApiError::bad_request(
+                "Either a `url` or a multipart file upload, not both",
+            )
+            .into());
         }
         let hashes = hash_form(&state, &form, &p).await?;
         return Ok(add_signals(&state, &who, bank, hashes, source_id).await?);
     }
     // A JSON body may carry metadata and a note for a `url=` add.
     let body = body_bytes(Bytes::from_request(req, &state).await)?;
+    let mut source_id = None;
     if !body.is_empty() {
         if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&body) {
-            check_metadata(m.get("metadata").unwrap_or(&Value::Null))?;
+            source_id = check_metadata(m.get("metadata").unwrap_or(&Value::Null))?;
             check_note(m.get("note"))?;
         }
     }
-    if url.is_some() {
-        return Err(url_refused().into());
+    if let Some(url) = url {
+        let bytes = fetch_url(&state, url).await?;
+        let hashes = hash_photo(&state, bytes, &p).await?;
+        return Ok(add_signals(&state, &who, bank, hashes, source_id).await?);
     }
     Err(ApiError::bad_request("Neither `url` nor multipart file upload was received").into())
 }

@@ -42,9 +42,10 @@
 //! - **Ids.** `bank_content_id` is ward's entry id: one signal each. An upload hashed to
 //!   several signals (only with `types=pdq,md5,…`) becomes several entries, and `id` in the
 //!   answer is the first one's.
-//! - **No URL fetching.** `url=` (on `/h/hash`, `/m/lookup`, `/c/bank/<name>/content`) is
-//!   refused with 400 and HMA's error shape: HMA fetches any URL by default (server-side
-//!   request forgery); ward will fetch only from an allowlist of hosts, not built yet.
+//! - **URL fetching from an allowlist only.** `url=` (on `/h/hash`, `/m/lookup`,
+//!   `/c/bank/<name>/content`) is refused with 400 and HMA's error shape unless the host is
+//!   on `ward serve --fetch-allow-host`, and every redirect is checked the same way: HMA
+//!   fetches any URL by default (server-side request forgery). See `fetch.rs`.
 //! - **Deletes keep the record.** `DELETE` of a bank or content disables the entries (they no
 //!   longer match) and hides the bank; nothing is erased, since matches and decisions refer
 //!   to them. A content's `disable_until_ts` in the future disables it until re-enabled (ward
@@ -60,8 +61,10 @@
 
 mod auth;
 pub mod error;
+mod fetch;
 mod hma;
 mod limits;
+mod listen;
 mod metrics;
 mod state;
 mod upload;
@@ -208,10 +211,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.spawn_poller();
+    let config = state.config().clone();
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    listen::serve(listener, app, &config, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

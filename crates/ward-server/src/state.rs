@@ -32,6 +32,12 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Requests served at once; more are refused at once with 503 rather than queued.
     pub max_in_flight: usize,
+    /// Longest a connection may take to send a request's headers, counted from when the
+    /// server starts waiting for them (so an idle keep-alive connection is closed after it
+    /// too). Slow-header clients cannot hold connections open.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; one more is closed at once.
+    pub max_connections: usize,
     /// Uploads hashed at once (decoding is the costly part); more get 503.
     pub max_hashing: usize,
     /// How often the store's change sequence is polled for changes made by other processes
@@ -55,6 +61,8 @@ impl ServerConfig {
             max_body_bytes: 64 << 20,
             request_timeout: Duration::from_secs(30),
             max_in_flight: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
             max_hashing: cores * 4,
             poll_interval: Duration::from_secs(1),
             pdq_threshold: 31,
@@ -122,6 +130,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: Arc<Semaphore>,
     hashing: Arc<Semaphore>,
     pub(crate) started: Instant,
+    /// Fetches `url=` media from the allowlisted hosts only.
+    pub(crate) fetcher: crate::fetch::Fetcher,
 }
 
 /// The state every handler gets: cheap to clone (one `Arc`).
@@ -166,7 +176,9 @@ impl AppState {
         if tokens.is_empty() {
             tracing::warn!("no API tokens: every request but /healthz will get 401 (create one with `ward token create`)");
         }
+        let fetcher = crate::fetch::Fetcher::new(&config);
         let inner = Inner {
+            fetcher,
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             hashing: Arc::new(Semaphore::new(config.max_hashing.max(1))),
             config,

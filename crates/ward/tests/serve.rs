@@ -353,3 +353,191 @@ fn sigterm_stops_the_server_cleanly() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn slow_header_clients_are_cut_off_and_do_not_starve_others() {
+    let w = Ward::new();
+    let s = Server::start(&w, &["--header-timeout", "1", "--max-connections", "8"]);
+    // Slowloris: connections that send part of a request header and then nothing, one more
+    // than the connection cap.
+    let mut slow: Vec<TcpStream> = (0..9)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            c
+        })
+        .collect();
+    // Within the header deadline every slow connection is closed by the server...
+    let start = Instant::now();
+    for c in &mut slow {
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 256];
+        // Closed: end of stream (0) or a reset; never a timeout (WouldBlock/TimedOut).
+        match c.read(&mut buf) {
+            // hyper may say 408 before closing.
+            Ok(n) => assert!(
+                n == 0 || buf.starts_with(b"HTTP/1.1 408"),
+                "{}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "a slow connection was still open after 5 s: {e}"
+            ),
+        }
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    // ... and the server goes on answering everyone else.
+    assert_eq!(s.request("GET", "/healthz", "", None).0, 200);
+
+    // An idle keep-alive connection is closed after the same deadline.
+    let mut idle = TcpStream::connect(&s.addr).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let t = Instant::now();
+    let _ = idle.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}
+
+/// A tiny HTTP origin on a loopback address: `/photo.jpg` serves `photo`, `/redirect`
+/// answers 302 to `location`; counts the requests it gets.
+struct Origin {
+    addr: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Origin {
+    fn start(ip: &str, photo: Vec<u8>, location: String) -> Origin {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let hits = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut line = String::new();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let _ = reader.read_line(&mut line);
+                // Drain the header.
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+                let resp: Vec<u8> = if path == "/photo.jpg" {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        photo.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&photo);
+                    r
+                } else if path == "/redirect" {
+                    format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+                } else {
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                };
+                let _ = conn.write_all(&resp);
+            }
+        });
+        Origin { addr, hits }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn url_fetching_only_from_allowed_hosts_redirects_included() {
+    let w = Ward::new();
+    let submitter = token(&w, "submitter", "upload-path");
+    let photo = std::fs::read(reference().join("pdq/images/bridge-mods/aaa-orig.jpg")).unwrap();
+    // An "internal" service on another loopback address, and an allowed origin that
+    // redirects to it.
+    let internal = Origin::start("127.0.0.2", photo.clone(), String::new());
+    let allowed = Origin::start(
+        "127.0.0.1",
+        photo.clone(),
+        format!("http://{}/photo.jpg", internal.addr),
+    );
+    let s = Server::start(&w, &["--fetch-allow-host", &allowed.addr]);
+    let expected = w
+        .run(&[
+            "hash",
+            "--json",
+            &reference()
+                .join("pdq/images/bridge-mods/aaa-orig.jpg")
+                .to_string_lossy(),
+        ])
+        .expect(0)
+        .stdout();
+    let expected: Value = serde_json::from_str(expected.lines().next().unwrap()).unwrap();
+
+    // Allowed host: fetched and hashed as if uploaded.
+    let (st, v) = s.json(
+        "GET",
+        &format!("/h/hash?url=http://{}/photo.jpg", allowed.addr),
+        &submitter,
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["pdq"], expected["pdq"]["hash"], "{v} vs {expected}");
+    let before = allowed.hits();
+
+    // A host not on the list is never contacted.
+    let (st, v) = s.json(
+        "GET",
+        &format!("/h/hash?url=http://{}/photo.jpg", internal.addr),
+        &submitter,
+        None,
+    );
+    assert_eq!(st, 400, "{v}");
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.starts_with("Invalid or unsafe URL provided"), "{msg}");
+    assert!(
+        msg.contains("not on this server's fetch allowlist"),
+        "{msg}"
+    );
+    assert_eq!(internal.hits(), 0);
+
+    // Nor through a redirect from an allowed host.
+    let (st, v) = s.json(
+        "GET",
+        &format!("/m/lookup?url=http://{}/redirect", allowed.addr),
+        &submitter,
+        None,
+    );
+    assert_eq!(st, 400, "{v}");
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.contains("redirect refused"), "{msg}");
+    assert_eq!(internal.hits(), 0, "the redirect was followed");
+    assert_eq!(allowed.hits(), before + 1);
+
+    // Other schemes and credentials are refused before any connection.
+    for url in [
+        "file:///etc/passwd",
+        &format!("http://u:p@{}/photo.jpg", allowed.addr),
+    ] {
+        let (st, v) = s.json("GET", &format!("/h/hash?url={url}"), &submitter, None);
+        assert_eq!(st, 400, "{url}: {v}");
+    }
+    assert_eq!(allowed.hits(), before + 1);
+}

@@ -22,6 +22,19 @@ pub struct ServeArgs {
     /// Requests served at once; more get 503 at once instead of waiting in a queue.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_in_flight: usize,
+    /// Seconds a connection may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    header_timeout: f64,
+    /// A host that `url=` parameters (HMA's `GET /h/hash?url=`, `/m/lookup?url=`, bank
+    /// content) may fetch from, as `host` (the scheme's default port) or `host:port`;
+    /// repeat for more. Redirects are checked against the same list. None given: no URL is
+    /// ever fetched.
+    #[arg(long = "fetch-allow-host", value_name = "HOST")]
+    fetch_allow_hosts: Vec<String>,
+    /// Connections served at once; more are closed at once.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    max_connections: usize,
     /// Uploads hashed at once (default: 4 per core); more get 503.
     #[arg(long, value_name = "N")]
     max_hashing: Option<usize>,
@@ -74,6 +87,9 @@ pub fn run(args: ServeArgs, db: &Path) -> anyhow::Result<ExitCode> {
     config.request_timeout = secs("--request-timeout", args.request_timeout)?;
     config.poll_interval = secs("--poll-interval", args.poll_interval)?;
     config.max_in_flight = args.max_in_flight.max(1);
+    config.header_read_timeout = secs("--header-timeout", args.header_timeout)?;
+    config.max_connections = args.max_connections.max(1);
+    config.fetch_allow_hosts = args.fetch_allow_hosts.clone();
     if let Some(n) = args.max_hashing {
         config.max_hashing = n.max(1);
     }
