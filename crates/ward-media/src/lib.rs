@@ -12,10 +12,12 @@
 //! orientation is **ignored** unless [`DecodeOptions::exif_orientation`] asks for what a viewer
 //! sees.
 
+pub mod derived;
 mod digest;
 mod error;
 mod image_decode;
 pub mod letterbox;
+pub mod regions;
 mod video;
 
 pub use digest::Digests;
@@ -91,6 +93,105 @@ pub fn hash_bytes(bytes: &[u8], opts: &HashOptions) -> Result<ImageSignals, Medi
         height: img.height,
         format: img.format,
     })
+}
+
+/// What [`hash_file_extra`] computes besides the plain signals.
+#[derive(Clone, Debug, Default)]
+pub struct ExtraOptions {
+    /// Query-side normalisation: the whole image's and each region's eight dihedral hashes
+    /// (see [`regions`]). `None`: none.
+    pub regions: Option<regions::RegionOptions>,
+    /// Bank-side augmentation: the derived hashes of [`derived`].
+    pub derived: bool,
+}
+
+/// The extra hashes of one image (see [`ExtraOptions`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageExtras {
+    /// Query candidates, the whole image first (empty unless asked for).
+    pub candidates: Vec<regions::Candidate>,
+    /// Derived hashes (empty unless asked for).
+    pub derived: Vec<(derived::DerivedKind, Pdq)>,
+}
+
+/// Reads an image file once and hashes it as [`hash_file`] does, plus the extras asked for,
+/// from the same decode.
+pub fn hash_file_extra(
+    path: &Path,
+    opts: &HashOptions,
+    extra: &ExtraOptions,
+) -> Result<(ImageSignals, ImageExtras), MediaError> {
+    let bytes = read_bounded(path, opts.decode.max_bytes)?;
+    hash_bytes_extra(&bytes, opts, extra)
+}
+
+/// [`hash_file_extra`] of bytes in memory (an upload).
+pub fn hash_bytes_extra(
+    bytes: &[u8],
+    opts: &HashOptions,
+    extra: &ExtraOptions,
+) -> Result<(ImageSignals, ImageExtras), MediaError> {
+    if bytes.len() as u64 > opts.decode.max_bytes {
+        return Err(MediaError::TooManyBytes {
+            limit: opts.decode.max_bytes,
+        });
+    }
+    let digests = Digests::of(bytes);
+    let img = decode_image(bytes, &opts.decode)?;
+    let mut extras = ImageExtras::default();
+    if let Some(r) = &extra.regions {
+        extras.candidates = regions::query_candidates(&img.rgb, img.width, img.height, r);
+    }
+    if extra.derived {
+        extras.derived = derived::derived_hashes(&img.rgb, img.width, img.height);
+    }
+    // The candidates start with the whole image's eight transforms: no second downsample.
+    let (pdq, dihedral) = match extras.candidates.get(..8) {
+        Some(c) if c.iter().all(|c| c.region.is_none()) => {
+            let d: [Hash256; 8] = std::array::from_fn(|k| c[k].hash);
+            (
+                Pdq {
+                    hash: d[0],
+                    quality: c[0].quality,
+                },
+                opts.dihedral.then_some(d),
+            )
+        }
+        _ if opts.dihedral => {
+            let d = ward_pdq::dihedral(&img.pixels());
+            (
+                Pdq {
+                    hash: d.hashes[0],
+                    quality: d.quality,
+                },
+                Some(d.hashes),
+            )
+        }
+        _ => (ward_pdq::pdq(&img.pixels()), None),
+    };
+    let signals = ImageSignals {
+        pdq,
+        dihedral,
+        digests,
+        width: img.width,
+        height: img.height,
+        format: img.format,
+    };
+    Ok((signals, extras))
+}
+
+/// Whether the file's first bytes are an image format's (the test [`hash_media_file`] makes
+/// before choosing the image path).
+pub fn is_image_file(path: &Path) -> Result<bool, MediaError> {
+    use std::io::Read;
+    let io = |source| MediaError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(64);
+    file.take(64).read_to_end(&mut head).map_err(io)?;
+    Ok(!head.is_empty() && image::guess_format(&head).is_ok())
 }
 
 /// Reads a whole file, refusing one larger than `limit` without reading it all.

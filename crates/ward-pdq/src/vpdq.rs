@@ -115,6 +115,73 @@ impl FromStr for VpdqFrame {
     }
 }
 
+/// python-threatexchange's compact feature, `hash,quality,timestamp`: how HMA and
+/// python-threatexchange write one frame of a vPDQ signal (`VpdqCompactFeature.__str__`; a
+/// signal is a JSON array of these strings). The timestamp is written as Python's
+/// `format(t, ".3")` writes it ([`python_float_3`]): three significant digits, so
+/// `12.345` is `12.3` and `1234.5` is `1.23e+03`. Frame numbers are not part of it.
+pub fn compact_feature(f: &VpdqFrame) -> String {
+    format!("{},{},{}", f.hash, f.quality, python_float_3(f.timestamp))
+}
+
+/// Parses a compact feature ([`compact_feature`]); `frame` is the number to give it (its
+/// position in the signal, since the form carries none).
+pub fn parse_compact_feature(s: &str, frame: u32) -> Result<VpdqFrame, ParseVpdqError> {
+    let fields: Vec<&str> = s.trim().split(',').map(str::trim).collect();
+    let [hash, quality, timestamp] = fields[..] else {
+        return Err(ParseVpdqError::Fields(fields.len()));
+    };
+    format!("{frame},{quality},{hash},{timestamp}").parse()
+}
+
+/// Python's `format(x, ".3")` of a float: 3 significant digits, fixed-point below 100 with
+/// at least one digit after the point (`1.0`, `12.3`), exponent form from 100 on and below
+/// 0.0001, with at least two exponent digits (`1e+02`, `1.23e+03`, `1.5e-05`). So
+/// python-threatexchange keeps vPDQ timestamps past 100 s to 3 digits only (`1.23e+02`).
+pub fn python_float_3(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".to_owned()
+        } else if x > 0.0 {
+            "inf".to_owned()
+        } else {
+            "-inf".to_owned()
+        };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
+    }
+    // The exponent after rounding to 3 significant digits (9.995 rounds up to 1.00e1).
+    let sci = format!("{x:.2e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    // Python switches to exponent form at `exp >= precision - 1`.
+    if (-4..2).contains(&exp) {
+        let decimals = (2 - exp).max(0) as usize;
+        let mut fixed = format!("{x:.decimals$}");
+        if fixed.contains('.') {
+            while fixed.ends_with('0') && !fixed.ends_with(".0") {
+                fixed.pop();
+            }
+        } else {
+            fixed.push_str(".0");
+        }
+        fixed
+    } else {
+        let mut m = mantissa.to_owned();
+        if m.contains('.') {
+            while m.ends_with('0') {
+                m.pop();
+            }
+            if m.ends_with('.') {
+                m.pop();
+            }
+        }
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{m}e{sign}{:02}", exp.abs())
+    }
+}
+
 /// Parses a whole vPDQ hash file: one frame a line, blank lines skipped.
 pub fn parse_lines(text: &str) -> Result<Vec<VpdqFrame>, ParseVpdqError> {
     text.lines()
@@ -665,5 +732,56 @@ mod tests {
         }
         assert!(align(&query, &bank, &AlignOptions::default()).is_empty());
         assert!(align(&[], &bank, &AlignOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn python_float_3_is_pythons_format() {
+        // Each pair checked against CPython 3.11: format(x, ".3").
+        for (x, want) in [
+            (0.0, "0.0"),
+            (1.0, "1.0"),
+            (0.5, "0.5"),
+            (0.033, "0.033"),
+            (0.0333333, "0.0333"),
+            (1.0 / 30.0, "0.0333"),
+            (12.345, "12.3"),
+            (12.35, "12.3"),
+            (99.95, "1e+02"),
+            (9.996, "10.0"),
+            (100.0, "1e+02"),
+            (123.4, "1.23e+02"),
+            (999.4, "9.99e+02"),
+            (999.5, "1e+03"),
+            (1000.0, "1e+03"),
+            (1234.5, "1.23e+03"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.000015, "1.5e-05"),
+        ] {
+            assert_eq!(python_float_3(x), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn compact_features_round_trip() {
+        let f = VpdqFrame {
+            frame: 7,
+            quality: 100,
+            hash: "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+                .parse()
+                .unwrap(),
+            timestamp: 12.345,
+        };
+        let s = compact_feature(&f);
+        assert_eq!(
+            s,
+            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22,100,12.3"
+        );
+        let back = parse_compact_feature(&s, 3).unwrap();
+        assert_eq!((back.frame, back.quality, back.hash), (3, 100, f.hash));
+        assert!((back.timestamp - 12.3).abs() < 1e-9);
+        assert!(parse_compact_feature("abc,100,1.0", 0).is_err());
+        assert!(parse_compact_feature(&format!("{},101,1.0", f.hash), 0).is_err());
+        assert!(parse_compact_feature(&format!("{},100", f.hash), 0).is_err());
     }
 }

@@ -33,6 +33,10 @@ pub enum Permission {
     WriteBanks,
     /// Operational reads: `/status`, `/metrics`.
     Operate,
+    /// Read the review queue and cases, see media, decide.
+    Review,
+    /// Export evidence and read the audit log.
+    Evidence,
 }
 
 /// The role table: whether `role` may do what `permission` covers.
@@ -40,10 +44,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     match role {
         Role::Admin => true,
+        // Not cases: a curator keeps banks but does not see what was uploaded.
         Role::Curator => matches!(permission, Submit | ReadBanks | WriteBanks | Operate),
         Role::Submitter => matches!(permission, Submit | Operate),
-        // Reviewers read cases and media (next); of today's endpoints, the bank list.
-        Role::Reviewer => matches!(permission, ReadBanks | Operate),
+        Role::Reviewer => matches!(permission, ReadBanks | Operate | Review),
     }
 }
 
@@ -176,8 +180,20 @@ pub(crate) async fn require<const P: u8>(
         )
         .render(flavor);
     }
+    let actor = principal.actor();
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    // Writes made while serving this request are recorded in the audit log as this caller.
+    ACTOR.scope(actor, next.run(req)).await
+}
+
+tokio::task_local! {
+    /// Who the request being served comes from (`token:NAME`), for the audit log.
+    pub(crate) static ACTOR: String;
+}
+
+/// The caller of the request this task serves, if it was authenticated by [`require`].
+pub(crate) fn current_actor() -> Option<String> {
+    ACTOR.try_with(Clone::clone).ok()
 }
 
 /// The `u8` codes of [`Permission`] for [`require`].
@@ -186,6 +202,8 @@ pub(crate) mod code {
     pub const READ_BANKS: u8 = 1;
     pub const WRITE_BANKS: u8 = 2;
     pub const OPERATE: u8 = 3;
+    pub const REVIEW: u8 = 4;
+    pub const EVIDENCE: u8 = 5;
 }
 
 fn permission_from_code(p: u8) -> Permission {
@@ -194,6 +212,8 @@ fn permission_from_code(p: u8) -> Permission {
         code::READ_BANKS => Permission::ReadBanks,
         code::WRITE_BANKS => Permission::WriteBanks,
         code::OPERATE => Permission::Operate,
+        code::REVIEW => Permission::Review,
+        code::EVIDENCE => Permission::Evidence,
         // Not reachable from the router; an unknown code fails closed to the narrowest
         // permission (curators and admins only).
         _ => Permission::WriteBanks,

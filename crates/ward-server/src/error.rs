@@ -187,9 +187,12 @@ impl IntoResponse for Hma {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NoSuchBank(_) | StoreError::NoSuchEntry(_) => {
-                ApiError::not_found(e.to_string())
-            }
+            StoreError::NoSuchBank(_)
+            | StoreError::NoSuchEntry(_)
+            | StoreError::NoSuchCase(_)
+            | StoreError::NoSuchItem { .. }
+            | StoreError::NoSuchContent(_) => ApiError::not_found(e.to_string()),
+            StoreError::CaseClosed(_) => ApiError::new(ErrorKind::Conflict, e.to_string()),
             StoreError::BankExists(_) => ApiError::new(ErrorKind::Conflict, e.to_string()),
             StoreError::Invalid(_) => ApiError::bad_request(e.to_string()),
             other => ApiError::internal(other),

@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 use ward_engine::exchange::SignalType;
 use ward_engine::ward_store::{NewBank, NewEntry, Policy, Store};
 use ward_engine::Via;
+use ward_pdq::vpdq::{self, VpdqFrame};
 use ward_pdq::Hash256;
 
 use crate::auth::Principal;
@@ -372,11 +373,7 @@ async fn hash_form(
     };
     match file.name.as_str() {
         "photo" => {}
-        "video" => {
-            return Err(ApiError::bad_request(
-                "content_type video is disabled (ward serve hashes photos; video is next)",
-            ))
-        }
+        "video" => return hash_video_bytes(state, file.data.clone(), p).await,
         other => {
             return Err(ApiError::bad_request(format!(
                 "no such content_type: '{other}'"
@@ -384,6 +381,93 @@ async fn hash_form(
         }
     }
     hash_photo(state, file.data.clone(), p).await
+}
+
+/// The signals of a video, as HMA with python-threatexchange's vPDQ extension gives them:
+/// `video_md5` (the MD5 of the file) and `vpdq` (one frame a second, as a JSON array of
+/// compact features `"hash,quality,timestamp"`, python-threatexchange's `vpdq_to_json`);
+/// `types=` may pick among `video_md5`, `vpdq`, `md5` and `sha256`.
+async fn hash_video_bytes(
+    state: &AppState,
+    bytes: Bytes,
+    p: &Params,
+) -> Result<Map<String, Value>, ApiError> {
+    if !crate::video::is_video(&bytes) {
+        return Err(ApiError::bad_request(
+            "the video part is not a video ward can decode (MP4/MOV, Matroska/WebM, AVI, FLV, \
+             MPEG-TS/PS, ASF, Ogg, told by content)",
+        ));
+    }
+    let types: Vec<String> = match p.get("types") {
+        None => vec!["video_md5".to_owned(), "vpdq".to_owned()],
+        Some(arg) => {
+            let mut out = Vec::new();
+            for name in arg.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if !matches!(name, "video_md5" | "vpdq" | "md5" | "sha256") {
+                    return Err(ApiError::bad_request(format!(
+                        "signal type '{name}' doesn't exist or is disabled for videos"
+                    )));
+                }
+                if !out.iter().any(|o| o == name) {
+                    out.push(name.to_owned());
+                }
+            }
+            out
+        }
+    };
+    // The bank convention: one frame a second.
+    let v = state.hash_video(bytes.to_vec(), 1.0, false).await?;
+    let mut out = Map::new();
+    for ty in types {
+        let value = match ty.as_str() {
+            "video_md5" | "md5" => SignalType::Md5.format_value(&v.digests.md5),
+            "sha256" => SignalType::Sha256.format_value(&v.digests.sha256),
+            _ => vpdq_signal_string(&v.vpdq),
+        };
+        out.insert(ty, Value::String(value));
+    }
+    Ok(out)
+}
+
+/// python-threatexchange's `vpdq_to_json`: `json.dumps` of the compact features, with its
+/// `", "` separator, so the string is the one HMA would store and exchange.
+pub(crate) fn vpdq_signal_string(frames: &[VpdqFrame]) -> String {
+    let parts: Vec<String> = frames
+        .iter()
+        .map(|f| format!("\"{}\"", vpdq::compact_feature(f)))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Parses a vPDQ signal string (`vpdq_to_json`'s JSON array of compact features).
+pub(crate) fn parse_vpdq_signal(s: &str) -> Result<Vec<VpdqFrame>, ApiError> {
+    let invalid = |why: String| ApiError::bad_request(format!("Invalid vpdq signal: {why}"));
+    let items: Vec<String> = serde_json::from_str(s)
+        .map_err(|e| invalid(format!("not a JSON array of strings ({e})")))?;
+    if items.is_empty() {
+        return Err(invalid("no frames".to_owned()));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            vpdq::parse_compact_feature(f, i as u32)
+                .map_err(|e| invalid(format!("frame {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// The signals of fetched bytes: a video's or a photo's, told by content.
+async fn hash_fetched(
+    state: &AppState,
+    bytes: Bytes,
+    p: &Params,
+) -> Result<Map<String, Value>, ApiError> {
+    if crate::video::is_video(&bytes) {
+        hash_video_bytes(state, bytes, p).await
+    } else {
+        hash_photo(state, bytes, p).await
+    }
 }
 
 /// The signals `types=` asks for (PDQ by default) of one photo's bytes.
@@ -415,14 +499,14 @@ pub(crate) async fn hash_get(
 ) -> HmaResult<Json<Value>> {
     let p = Params::from(q)?;
     let url = p.require("url")?;
-    if p.get("content_type").is_some_and(|c| c != "photo") {
-        return Err(ApiError::bad_request(
-            "content_type video is disabled (ward serve hashes photos; video is next)",
-        )
-        .into());
+    if let Some(c) = p
+        .get("content_type")
+        .filter(|c| !matches!(*c, "photo" | "video"))
+    {
+        return Err(ApiError::bad_request(format!("no such content_type: '{c}'")).into());
     }
     let bytes = fetch_url(&state, url).await?;
-    Ok(Json(Value::Object(hash_photo(&state, bytes, &p).await?)))
+    Ok(Json(Value::Object(hash_fetched(&state, bytes, &p).await?)))
 }
 
 /// `POST /h/hash` with one multipart file named `photo`: `{"pdq": "<hex>"}`.
@@ -723,6 +807,15 @@ async fn add_signals(
     }
     let mut entries = Vec::new();
     for (name, val) in &signals {
+        if name == "vpdq" {
+            let frames = parse_vpdq_signal(val.as_str().unwrap_or(""))?;
+            entries.push(ward_engine::vpdq_frames_entry(
+                &frames,
+                Vec::new(),
+                source_id.clone(),
+            ));
+            continue;
+        }
         let ty = signal_type_named(name)
             .map_err(|_| ApiError::bad_request(format!("No such signal type {name}")))?;
         let s = val.as_str().unwrap_or("");
@@ -815,7 +908,7 @@ pub(crate) async fn bank_add_content(
     }
     if let Some(url) = url {
         let bytes = fetch_url(&state, url).await?;
-        let hashes = hash_photo(&state, bytes, &p).await?;
+        let hashes = hash_fetched(&state, bytes, &p).await?;
         return Ok(add_signals(&state, &who, bank, hashes, source_id).await?);
     }
     Err(ApiError::bad_request("Neither `url` nor multipart file upload was received").into())

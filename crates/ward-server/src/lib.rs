@@ -51,7 +51,10 @@
 //!   to them. A content's `disable_until_ts` in the future disables it until re-enabled (ward
 //!   does not re-enable on its own at that time).
 //! - **Signal types.** `pdq`, plus `md5` and `sha256` of the bytes (HMA's `video_md5` is read
-//!   as `md5`); `video` uploads are refused until ward serves video. `/m/index/status` lists
+//!   as `md5`). A `video` upload (or a fetched video) hashes to `video_md5` and `vpdq` (one
+//!   frame a second, python-threatexchange's `vpdq_to_json` string, byte for byte), and
+//!   `vpdq` signals can be added to banks; vPDQ lookups go through `POST /v1/content`
+//!   (every frame, with segments), not `/m/lookup`. `/m/index/status` lists
 //!   `pdq` only (digests are looked up in the store's unique index, not a memory index).
 //! - **`POST /m/lookup` of an image with PDQ quality under 50** answers `{"pdq": {}}` where
 //!   HMA answers 400.
@@ -60,19 +63,25 @@
 //!   `json` and `note` are validated as HMA does but not stored yet.
 
 mod auth;
+mod cases;
 pub mod error;
 mod fetch;
 mod hma;
 mod limits;
 mod listen;
 mod metrics;
+mod review;
 mod state;
 mod upload;
 mod v1;
+mod video;
+mod webhooks;
 
 pub use auth::{allows, create_token, digest, new_token, Permission, Principal, TokenError};
 pub use error::{ApiError, ErrorKind, Flavor};
+pub use review::{ReviewDefaults, CONTENT_SECURITY_POLICY};
 pub use state::{AppState, BankInfo, ServerConfig, Snapshot, StartError};
+pub use webhooks::{signature, WebhookConfig};
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
@@ -140,6 +149,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         // Same path, different methods, different roles: merge per method.
         .merge(merge_methods(submit, read_banks, write_banks, operate))
+        .merge(cases::routes(state.clone()))
+        .merge(review::routes(state.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
         .layer(from_fn_with_state(state.clone(), limits::deadline))
@@ -164,6 +175,7 @@ async fn healthz() -> &'static str {
 
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
     let snap = state.snapshot();
     let body = state.inner.metrics.render(&[
         (
@@ -182,6 +194,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
             snap.pdq.seq() as f64,
         ),
         ("ward_banks", "Live banks.", snap.banks.len() as f64),
+        (
+            "ward_webhook_undelivered",
+            "Decision events not yet taken by the webhook receiver.",
+            state.inner.webhooks.undelivered.load(Relaxed) as f64,
+        ),
+        (
+            "ward_webhook_delivered",
+            "Webhook events delivered since start.",
+            state.inner.webhooks.delivered.load(Relaxed) as f64,
+        ),
+        (
+            "ward_webhook_failures",
+            "Failed webhook delivery attempts since start (each is retried).",
+            state.inner.webhooks.failures.load(Relaxed) as f64,
+        ),
         (
             "ward_uptime_seconds",
             "Seconds since the server started.",
@@ -211,6 +238,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.spawn_poller();
+    webhooks::spawn(&state);
     let config = state.config().clone();
     let app = router(state);
     listen::serve(listener, app, &config, shutdown).await

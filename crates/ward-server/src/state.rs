@@ -50,6 +50,14 @@ pub struct ServerConfig {
     /// Hosts that `GET /h/hash?url=` may fetch from. Empty: no URL is fetched (HMA fetches
     /// any URL by default, which is a server-side request forgery hole).
     pub fetch_allow_hosts: Vec<String>,
+    /// Where the bytes of matched uploads are kept, by SHA-256 (default: `media/` beside the
+    /// database). Uploads that match nothing are not kept.
+    pub media_dir: Option<PathBuf>,
+    /// Where decisions are posted (signed), if anywhere; they can also be polled.
+    pub webhook: Option<crate::webhooks::WebhookConfig>,
+    /// The review page's wellness defaults (blur, greyscale, autoplay) that each reviewer may
+    /// override for themselves.
+    pub review: crate::review::ReviewDefaults,
 }
 
 impl ServerConfig {
@@ -71,6 +79,9 @@ impl ServerConfig {
                 ..DecodeOptions::default()
             },
             fetch_allow_hosts: Vec::new(),
+            media_dir: None,
+            webhook: None,
+            review: crate::review::ReviewDefaults::default(),
         }
     }
 }
@@ -128,8 +139,11 @@ pub(crate) struct Inner {
     last_poll: AtomicI64,
     pub(crate) metrics: Metrics,
     pub(crate) in_flight: Arc<Semaphore>,
-    hashing: Arc<Semaphore>,
+    pub(crate) hashing: Arc<Semaphore>,
+    /// Video hashing and the vPDQ index.
+    pub(crate) video: crate::video::VideoState,
     pub(crate) started: Instant,
+    pub(crate) webhooks: crate::webhooks::Webhooks,
     /// Fetches `url=` media from the allowlisted hosts only.
     pub(crate) fetcher: crate::fetch::Fetcher,
 }
@@ -179,6 +193,7 @@ impl AppState {
         let fetcher = crate::fetch::Fetcher::new(&config);
         let inner = Inner {
             fetcher,
+            video: Default::default(),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             hashing: Arc::new(Semaphore::new(config.max_hashing.max(1))),
             config,
@@ -190,6 +205,7 @@ impl AppState {
             last_poll: AtomicI64::new(unix_now()),
             metrics: Metrics::default(),
             started: Instant::now(),
+            webhooks: Default::default(),
         };
         Ok(AppState {
             inner: Arc::new(inner),
@@ -245,6 +261,7 @@ impl AppState {
         f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let state = self.clone();
+        let actor = crate::auth::current_actor().unwrap_or_else(|| "server".to_owned());
         tokio::task::spawn_blocking(move || {
             let out = {
                 let mut store = state
@@ -252,6 +269,8 @@ impl AppState {
                     .writer
                     .lock()
                     .map_err(|_| ApiError::internal("write connection lock poisoned"))?;
+                // Functions that take no actor record this one in the audit log.
+                store.set_actor(&actor);
                 f(&mut store)
             };
             state.refresh_blocking().map_err(ApiError::from)?;
@@ -336,6 +355,41 @@ impl AppState {
             ward_media::hash_bytes(&bytes, &opts)
         })
         .await?
+        .map_err(ApiError::from)
+    }
+
+    /// Hashes an upload as [`AppState::hash_image`] does, plus the query candidates of
+    /// edit-robust matching (the whole image's dihedrals, content inside borders, without a
+    /// caption band, the photo inside a screenshot) from the same decode.
+    pub(crate) async fn hash_image_normalised(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<(ImageSignals, Vec<ward_media::regions::Candidate>), ApiError> {
+        let permit = self
+            .inner
+            .hashing
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorKind::Overloaded,
+                    "too many uploads are being hashed; retry shortly",
+                )
+            })?;
+        let opts = HashOptions {
+            decode: self.inner.config.decode.clone(),
+            dihedral: false,
+        };
+        let extra = ward_media::ExtraOptions {
+            regions: Some(ward_media::regions::RegionOptions::default()),
+            derived: false,
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            ward_media::hash_bytes_extra(&bytes, &opts, &extra)
+        })
+        .await?
+        .map(|(s, x)| (s, x.candidates))
         .map_err(ApiError::from)
     }
 

@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use ward_engine::exchange::{self, Format, SignalType};
-use ward_engine::ward_store::{Bank, NewBank, Policy};
-use ward_engine::Via;
+use ward_engine::ward_store::{Bank, MatchInput, MediaType, NewBank, NewContent, Policy};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -147,10 +146,15 @@ pub(crate) async fn entry_disable(
 }
 
 /// `POST /v1/content`: a multipart upload (one file part; fields `content_id` and optional
-/// `metadata` JSON) or the raw bytes as the body (`?content_id=`). Answers its hashes and the
-/// active bank entries it matches.
+/// `metadata` JSON) or the raw bytes as the body (`?content_id=`). Answers its hashes, the
+/// active bank entries it matches, its `outcome` and its `case`.
+///
+/// The content is recorded whether or not it matched (so `GET /v1/content/{id}` can answer);
+/// the bytes are kept in the media folder only when it matched, and they are written before
+/// the case row commits, so a case never points at media that is not there.
 pub(crate) async fn submit_content(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
@@ -183,50 +187,111 @@ pub(crate) async fn submit_content(
     if bytes.is_empty() {
         return Err(ApiError::bad_request("the upload is empty"));
     }
-    let signals = state.hash_image(bytes.to_vec()).await?;
-
-    let mut pdq_hits = Vec::new();
-    if signals.pdq.quality >= 50 {
-        let snap = state.snapshot();
-        pdq_hits = snap.pdq.search(
-            &[(Via::Original, signals.pdq.hash)],
-            state.config().pdq_threshold,
-        );
+    if content_id.chars().count() > 256 {
+        return Err(ApiError::bad_request(
+            "content_id must be at most 256 characters",
+        ));
     }
+    if crate::video::is_video(&bytes) {
+        return submit_video(state, who, content_id, metadata, bytes).await;
+    }
+    // Edit-robust matching (issue 8): the whole image at the field's threshold, its
+    // rotations, flips and regions (borders, caption bands, the photo in a screenshot) and
+    // the entries' derived hashes at the tighter thresholds; each entry once, closest first.
+    let (signals, candidates) = state.hash_image_normalised(bytes.to_vec()).await?;
+    let queries = ward_engine::candidate_queries(&candidates, 50);
+    let pdq_hits = if queries.is_empty() {
+        Vec::new()
+    } else {
+        state.snapshot().pdq.search_with(
+            &queries,
+            &ward_engine::SearchOptions {
+                threshold: state.config().pdq_threshold,
+                region_threshold: ward_engine::DEFAULT_REGION_THRESHOLD,
+                derived_threshold: Some(ward_engine::DEFAULT_DERIVED_THRESHOLD),
+            },
+        )
+    };
     let md5 = signals.digests.md5.to_vec();
     let sha256 = signals.digests.sha256.to_vec();
-    let matches = state
+    let (matches, inputs) = state
         .read(move |s| {
             let mut out = Vec::new();
-            let mut push =
-                |e: ward_engine::ward_store::Entry, distance: u32| -> Result<(), ApiError> {
-                    let bank = s.bank(&e.bank)?;
-                    let mut labels = e.labels.clone();
-                    for l in bank.labels {
-                        if !labels.contains(&l) {
-                            labels.push(l);
-                        }
+            let mut inputs = Vec::new();
+            let mut push = |e: ward_engine::ward_store::Entry,
+                            distance: u32,
+                            via: &str,
+                            region: Option<Value>|
+             -> Result<(), ApiError> {
+                let bank = s.bank(&e.bank)?;
+                let mut labels = e.labels.clone();
+                for l in bank.labels {
+                    if !labels.contains(&l) {
+                        labels.push(l);
                     }
-                    let ty = SignalType::parse(&e.signal_type).ok();
-                    out.push(json!({
-                        "bank": e.bank, "entry_id": e.id, "signal_type": e.signal_type,
-                        "signal": ty.map(|t| t.format_value(&e.value)),
-                        "distance": distance, "labels": labels, "source_id": e.source_id,
-                        "policy": bank.policy.as_str(),
-                    }));
-                    Ok(())
-                };
+                }
+                let ty = SignalType::parse(&e.signal_type).ok();
+                out.push(json!({
+                    "bank": e.bank, "entry_id": e.id, "signal_type": e.signal_type,
+                    "signal": ty.map(|t| t.format_value(&e.value)),
+                    "distance": distance, "via": via, "region": region,
+                    "labels": labels, "source_id": e.source_id,
+                    "policy": bank.policy.as_str(),
+                }));
+                Ok(())
+            };
             for h in pdq_hits {
-                push(s.entry(h.entry)?, h.distance)?;
+                let region = h
+                    .via
+                    .region()
+                    .map(|r| json!({"x": r.x, "y": r.y, "width": r.width, "height": r.height}));
+                inputs.push(MatchInput {
+                    entry_id: h.entry,
+                    distance: h.distance,
+                    via: h.via.name(),
+                    segments: json!([]),
+                    region: region.clone(),
+                });
+                push(s.entry(h.entry)?, h.distance, &h.via.name(), region)?;
             }
             for (ty, v) in [("md5", &md5), ("sha256", &sha256)] {
                 for e in s.lookup_exact(ty, v)? {
-                    push(e, 0)?;
+                    inputs.push(MatchInput {
+                        entry_id: e.id,
+                        distance: 0,
+                        via: "exact".to_owned(),
+                        segments: json!([]),
+                        region: None,
+                    });
+                    push(e, 0, "exact", None)?;
                 }
             }
-            Ok(out)
+            Ok((out, inputs))
         })
         .await?;
+    let has_media = !inputs.is_empty();
+    if has_media {
+        let dir = crate::cases::media_dir(&state);
+        let (sha, data) = (signals.digests.sha256, bytes.clone());
+        tokio::task::spawn_blocking(move || dir.put(&sha, &data)).await??;
+    }
+    let new = NewContent {
+        content_id: content_id.clone(),
+        submitted_by: who.actor(),
+        media_type: MediaType::Photo,
+        content_type: mime_of(signals.format).to_owned(),
+        sha256: signals.digests.sha256,
+        md5: signals.digests.md5,
+        pdq: Some((*signals.pdq.hash.as_bytes(), signals.pdq.quality)),
+        metadata: metadata.clone(),
+        has_media,
+    };
+    let submission = state
+        .write(move |s| Ok(s.record_submission(&new, &inputs)?))
+        .await?;
+    if !submission.events.is_empty() {
+        state.inner.webhooks.wake();
+    }
     Ok(Json(json!({
         "content_id": content_id,
         "metadata": metadata,
@@ -239,7 +304,189 @@ pub(crate) async fn submit_content(
         "height": signals.height,
         "format": signals.format,
         "matches": matches,
+        "outcome": submission.outcome.as_str(),
+        "case": submission.case.as_ref().map(|c| json!({
+            "id": c.id, "status": c.status.as_str(), "grouped": c.grouped,
+        })),
+        "decision_id": submission.decision,
     })))
+}
+
+/// `POST /v1/content` of a video: vPDQ at every frame (and of the content inside letterbox
+/// bars, when there are bars), matched against the vPDQ bank entries with segments and a
+/// verdict; MD5 and SHA-256 looked up exactly. Cases, media and policy as for photos.
+async fn submit_video(
+    state: AppState,
+    who: Principal,
+    content_id: String,
+    metadata: Option<Value>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let content_type = video_mime(&bytes);
+    let signals = state.hash_video(bytes.to_vec(), 0.0, true).await?;
+    // The upload as it is, then its content inside bars; per entry the better of the two.
+    let mut found = Vec::new();
+    let plain = state.match_video(signals.vpdq.clone()).await?;
+    found.extend(plain.into_iter().map(|m| (m, "vpdq".to_owned(), None)));
+    if let Some(c) = &signals.vpdq_cropped {
+        let r = c.content;
+        let region = json!({"x": r.x, "y": r.y, "width": r.width, "height": r.height});
+        for m in state.match_video(c.vpdq.clone()).await? {
+            match found.iter_mut().find(|(f, _, _)| f.entry.id == m.entry.id) {
+                Some(f) if f.0.comparison.query_match_pct >= m.comparison.query_match_pct => {}
+                Some(f) => *f = (m, "vpdq trim-letterbox".to_owned(), Some(region.clone())),
+                None => found.push((m, "vpdq trim-letterbox".to_owned(), Some(region.clone()))),
+            }
+        }
+    }
+    let mut inputs = Vec::new();
+    let mut matches = Vec::new();
+    for (m, via, region) in &found {
+        let segments: Vec<Value> = m
+            .segments
+            .iter()
+            .map(|s| {
+                json!({
+                    "query_start": s.query_start, "query_end": s.query_end,
+                    "bank_start": s.bank_start, "bank_end": s.bank_end,
+                    "frames": s.frames, "mean_distance": s.mean_distance,
+                })
+            })
+            .collect();
+        // A video match's distance: the best segment's mean frame distance.
+        let distance = m
+            .segments
+            .iter()
+            .map(|s| s.mean_distance)
+            .fold(f64::INFINITY, f64::min);
+        let distance = if distance.is_finite() {
+            distance.round() as u32
+        } else {
+            0
+        };
+        inputs.push(MatchInput {
+            entry_id: m.entry.id,
+            distance,
+            via: via.clone(),
+            segments: Value::Array(segments.clone()),
+            region: region.clone(),
+        });
+        matches.push(json!({
+            "bank": m.entry.bank, "entry_id": m.entry.id, "signal_type": "vpdq",
+            "distance": distance, "via": via, "region": region, "labels": m.labels,
+            "source_id": m.entry.source_id,
+            "query_match_pct": m.comparison.query_match_pct,
+            "compared_match_pct": m.comparison.compared_match_pct,
+            "verdict": m.verdict.name(), "segments": segments,
+        }));
+    }
+    let (md5, sha256) = (
+        signals.digests.md5.to_vec(),
+        signals.digests.sha256.to_vec(),
+    );
+    let exact = state
+        .read(move |s| {
+            let mut out = Vec::new();
+            for (ty, v) in [("md5", &md5), ("sha256", &sha256)] {
+                for e in s.lookup_exact(ty, v)? {
+                    let policy = s.bank(&e.bank)?.policy;
+                    out.push((e, policy));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    for (e, policy) in exact {
+        inputs.push(MatchInput {
+            entry_id: e.id,
+            distance: 0,
+            via: "exact".to_owned(),
+            segments: json!([]),
+            region: None,
+        });
+        matches.push(json!({
+            "bank": e.bank, "entry_id": e.id, "signal_type": e.signal_type,
+            "distance": 0, "via": "exact", "labels": e.labels, "source_id": e.source_id,
+            "policy": policy.as_str(),
+        }));
+    }
+    let has_media = !inputs.is_empty();
+    if has_media {
+        let dir = crate::cases::media_dir(&state);
+        let (sha, data) = (signals.digests.sha256, bytes.clone());
+        tokio::task::spawn_blocking(move || dir.put(&sha, &data)).await??;
+    }
+    let new = NewContent {
+        content_id: content_id.clone(),
+        submitted_by: who.actor(),
+        media_type: MediaType::Video,
+        content_type: content_type.to_owned(),
+        sha256: signals.digests.sha256,
+        md5: signals.digests.md5,
+        pdq: None,
+        metadata: metadata.clone(),
+        has_media,
+    };
+    let submission = state
+        .write(move |s| Ok(s.record_submission(&new, &inputs)?))
+        .await?;
+    if !submission.events.is_empty() {
+        state.inner.webhooks.wake();
+    }
+    let info = &signals.info;
+    Ok(Json(json!({
+        "content_id": content_id,
+        "metadata": metadata,
+        "media_type": "video",
+        "hashes": {
+            "vpdq": {"frames": signals.vpdq.len(), "seconds_per_hash": 0},
+            "md5": SignalType::Md5.format_value(&signals.digests.md5),
+            "sha256": SignalType::Sha256.format_value(&signals.digests.sha256),
+        },
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
+        "duration": info.duration,
+        "letterbox": signals.vpdq_cropped.as_ref().map(|c| json!({
+            "x": c.content.x, "y": c.content.y,
+            "width": c.content.width, "height": c.content.height,
+        })),
+        "matches": matches,
+        "outcome": submission.outcome.as_str(),
+        "case": submission.case.as_ref().map(|c| json!({
+            "id": c.id, "status": c.status.as_str(), "grouped": c.grouped,
+        })),
+        "decision_id": submission.decision,
+    })))
+}
+
+/// The MIME type of a video container, by its bytes (what a browser needs to play it back).
+fn video_mime(bytes: &[u8]) -> &'static str {
+    match ward_media::sniff_video(&bytes[..bytes.len().min(512)]) {
+        Some("mov") => "video/mp4",
+        Some("matroska") => "video/webm",
+        Some("avi") => "video/x-msvideo",
+        Some("flv") => "video/x-flv",
+        Some("asf") => "video/x-ms-asf",
+        Some("ogg") => "video/ogg",
+        Some("mpeg") => "video/mpeg",
+        Some("mpegts") => "video/mp2t",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The MIME type of an image format name from `ward-media`.
+fn mime_of(format: &str) -> &'static str {
+    match format {
+        "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "bmp" => "image/bmp",
+        "tiff" => "image/tiff",
+        "pnm" => "image/x-portable-anymap",
+        _ => "application/octet-stream",
+    }
 }
 
 fn parse_metadata(text: &str) -> Result<Value, ApiError> {

@@ -826,11 +826,8 @@ async fn openapi_describes_every_v1_route_and_metrics_count_requests() {
             "{method} {path} missing"
         );
     }
-    assert_eq!(
-        paths.len(),
-        5,
-        "a path in the document that the server lacks"
-    );
+    // The other way round (every documented path and method is routed) is checked for all
+    // of them in tests/cases.rs::openapi_describes_the_case_routes.
 
     api.get(
         &api.submitter,

@@ -5,7 +5,7 @@
 //! entries are disabled, so entry ids are never reused (an index that follows the change
 //! sequence relies on that) and past matches stay explainable.
 
-use crate::{bump_seq, now, validate_bank_name, Store, StoreError};
+use crate::{audit, bump_seq, now, validate_bank_name, Store, StoreError};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 /// A bank's name and matching settings: what a server keeps in memory for every lookup.
@@ -72,6 +72,13 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NoSuchBank(name.to_owned()));
         }
+        audit::append(
+            &tx,
+            &self.actor,
+            "bank.update",
+            &format!("bank:{name}"),
+            &serde_json::json!({ "matching_enabled_ratio": ratio }),
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -98,6 +105,13 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NoSuchBank(from.to_owned()));
         }
+        audit::append(
+            &tx,
+            &self.actor,
+            "bank.update",
+            &format!("bank:{from}"),
+            &serde_json::json!({ "renamed_to": to }),
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -120,7 +134,7 @@ impl Store {
             return Ok(false);
         };
         let seq = bump_seq(&tx)?;
-        tx.execute(
+        let disabled = tx.execute(
             "UPDATE entries SET status = 'disabled', seq = ?2 WHERE bank_id = ?1 AND status = 'active'",
             params![id, seq],
         )?;
@@ -128,6 +142,13 @@ impl Store {
         tx.execute(
             "UPDATE banks SET deleted_at = ?2, name = name || '~deleted~' || id, seq = ?3 WHERE id = ?1",
             params![id, now(), seq],
+        )?;
+        audit::append(
+            &tx,
+            &self.actor,
+            "bank.delete",
+            &format!("bank:{name}"),
+            &serde_json::json!({ "bank_id": id, "entries_disabled": disabled }),
         )?;
         tx.commit()?;
         Ok(true)

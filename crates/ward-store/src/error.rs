@@ -32,6 +32,26 @@ pub enum StoreError {
     /// No entry with that id (in that bank). The caller's fault.
     #[error("no entry {0} in that bank")]
     NoSuchEntry(i64),
+    /// No case with that id. The caller's fault.
+    #[error("no case {0}")]
+    NoSuchCase(i64),
+    /// No item with that id in that case. The caller's fault.
+    #[error("no item {item} in case {case}")]
+    NoSuchItem {
+        /// The case.
+        case: i64,
+        /// The item asked for.
+        item: i64,
+    },
+    /// No content with that platform id. The caller's fault.
+    #[error("no content with id '{0}' was submitted")]
+    NoSuchContent(String),
+    /// The case was decided already; a closed case cannot be decided again. The caller's fault.
+    #[error("case {0} is closed: it was decided already")]
+    CaseClosed(i64),
+    /// A file (media or evidence) could not be read or written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
     /// A value fails validation. The caller's fault.
     #[error("{0}")]
     Invalid(String),

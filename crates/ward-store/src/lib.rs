@@ -6,16 +6,36 @@
 //! sequence**; each entry remembers the sequence of its last change, so an index built at
 //! sequence `s` catches up with `changes_since(s)` instead of a rebuild.
 //!
+//! Beyond banks: submitted content, cases and decisions with the review policy applied inside
+//! one transaction (`cases`), the webhook outbox, the hash-chained audit log that every write
+//! appends to in its own transaction ([`Store::audit_verify`]), the content-addressed media
+//! folder ([`MediaDir`]) and evidence packages ([`evidence`]).
+//!
 //! The schema (`migrations/sqlite/`) sticks to types PostgreSQL shares, so that the second
 //! backend the design calls for can follow with the same shape.
 
+mod audit;
 mod bank_admin;
+mod cases;
+mod derived;
 mod error;
+pub mod evidence;
+mod media;
+mod review_settings;
 mod schema;
 mod tokens;
 
+pub use audit::{audit_hash, hex, AuditEntry, AuditVerdict};
 pub use bank_admin::BankSettings;
+pub use cases::{
+    CaseDetail, CaseFilter, CaseItem, CaseMatch, CaseRef, CaseStatus, CaseSummary, ContentRecord,
+    Decision, DecisionKind, DecisionRecord, Event, MatchInput, MediaType, NewContent, Outcome,
+    Submission,
+};
+pub use derived::{DerivedSignal, IndexedDerived, MatchThresholds, NewDerived};
 pub use error::StoreError;
+pub use media::MediaDir;
+pub use review_settings::{ReviewOverrides, MAX_BLUR_PX};
 pub use tokens::{Role, TokenInfo};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -153,6 +173,8 @@ pub struct IndexedSignal {
 /// The store: one SQLite database file.
 pub struct Store {
     conn: Connection,
+    /// Recorded in the audit log for writes whose functions take no actor.
+    actor: String,
 }
 
 fn now() -> i64 {
@@ -216,7 +238,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            actor: "unattributed".to_owned(),
+        };
         schema::migrate(&mut store.conn)?;
         Ok(store)
     }
@@ -225,7 +250,10 @@ impl Store {
     pub fn in_memory() -> Result<Store, StoreError> {
         let mut conn = Connection::open_in_memory()?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            actor: "unattributed".to_owned(),
+        })
     }
 
     /// The current change sequence.
@@ -265,6 +293,16 @@ impl Store {
             }
             other => other?,
         };
+        audit::append(
+            &tx,
+            actor,
+            "bank.create",
+            &format!("bank:{}", bank.name),
+            &serde_json::json!({
+                "policy": bank.policy.as_str(), "labels": bank.labels,
+                "description": bank.description, "source": bank.source,
+            }),
+        )?;
         tx.commit()?;
         self.bank(&bank.name)
     }
@@ -342,6 +380,16 @@ impl Store {
                 }
             }
         }
+        audit::append(
+            &tx,
+            actor,
+            "bank.import",
+            &format!("bank:{bank}"),
+            &serde_json::json!({
+                "entries": entries.len(), "added": outcome.added,
+                "already_present": outcome.already_present,
+            }),
+        )?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -400,6 +448,18 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NoSuchEntry(entry));
         }
+        let action = if status == "active" {
+            "entry.enable"
+        } else {
+            "entry.disable"
+        };
+        audit::append(
+            &tx,
+            &self.actor,
+            action,
+            &format!("bank:{bank}"),
+            &serde_json::json!({ "entry": entry }),
+        )?;
         tx.commit()?;
         Ok(())
     }

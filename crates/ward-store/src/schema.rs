@@ -7,6 +7,9 @@ use rusqlite::Connection;
 const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_banks.sql"),
     include_str!("../migrations/sqlite/0002_serve.sql"),
+    include_str!("../migrations/sqlite/0003_cases.sql"),
+    include_str!("../migrations/sqlite/0004_review_settings.sql"),
+    include_str!("../migrations/sqlite/0005_derived.sql"),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@
 //! the database or a backup does not hand out working credentials. Tokens are long random
 //! strings, so a plain, unsalted digest is enough (nothing to brute-force).
 
-use crate::{now, Store, StoreError};
+use crate::{audit, now, Store, StoreError};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 /// What a token may do. Each role is named after the person who holds it.
@@ -120,6 +120,13 @@ impl Store {
             }
             other => other?,
         };
+        audit::append(
+            &tx,
+            actor,
+            "token.create",
+            &format!("token:{name}"),
+            &serde_json::json!({ "role": role.as_str() }),
+        )?;
         tx.commit()?;
         self.token_by_name(name)
     }
@@ -156,7 +163,10 @@ impl Store {
 
     /// Revokes a token by name; a server stops accepting it within its poll interval.
     pub fn revoke_token(&mut self, name: &str) -> Result<(), StoreError> {
-        let n = self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
             params![name, now()],
         )?;
@@ -165,6 +175,14 @@ impl Store {
                 "no working token named '{name}'"
             )));
         }
+        audit::append(
+            &tx,
+            &self.actor,
+            "token.revoke",
+            &format!("token:{name}"),
+            &serde_json::json!({}),
+        )?;
+        tx.commit()?;
         Ok(())
     }
 }

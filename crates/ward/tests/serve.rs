@@ -541,3 +541,227 @@ fn url_fetching_only_from_allowed_hosts_redirects_included() {
     }
     assert_eq!(allowed.hits(), before + 1);
 }
+
+#[test]
+fn hma_video_hashes_as_python_threatexchange_writes_them() {
+    let w = Ward::new();
+    let submitter = token(&w, "submitter", "upload-path");
+    let curator = token(&w, "curator", "curation-tool");
+    let s = Server::start(&w, &[]);
+    let name = "pattern-sd-grey-bar";
+    let video = std::fs::read(reference().join(format!("vpdq/videos/{name}.mp4"))).unwrap();
+    let (ct, body) = multipart("video", &video);
+    let (st, v) = s.json("POST", "/h/hash", &submitter, Some((&ct, body.as_slice())));
+    assert_eq!(st, 200, "{v}");
+    // video_md5 is the file's MD5.
+    let md5 = w
+        .run(&[
+            "hash",
+            "--json",
+            &reference()
+                .join(format!("vpdq/videos/{name}.mp4"))
+                .to_string_lossy(),
+        ])
+        .expect(0)
+        .stdout();
+    let md5: Value = serde_json::from_str(md5.lines().next().unwrap()).unwrap();
+    assert_eq!(v["video_md5"], md5["md5"], "{v}");
+    // vpdq: a JSON array of "hash,quality,timestamp", one frame a second (frames 0, 30, 60,
+    // ... of this 30 fps video), the hashes of the reference's frames.
+    let features: Vec<String> = serde_json::from_str(v["vpdq"].as_str().unwrap()).unwrap();
+    let reference_lines =
+        std::fs::read_to_string(reference().join(format!("vpdq/hashes-ffmpeg5.1/{name}.txt")))
+            .unwrap();
+    let expected: Vec<(String, String)> = reference_lines
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse::<u32>().unwrap() % 30 == 0).then(|| (f[2].to_owned(), f[1].to_owned()))
+        })
+        .collect();
+    assert_eq!(features.len(), expected.len());
+    for (got, (hash, quality)) in features.iter().zip(&expected) {
+        assert!(got.starts_with(&format!("{hash},{quality},")), "{got}");
+    }
+    assert!(features[1].ends_with(",1.0"), "{}", features[1]);
+    assert!(
+        v["vpdq"].as_str().unwrap().contains("\", \""),
+        "json.dumps separators"
+    );
+
+    // The same video added to a bank, then its vPDQ signal added again by value: one entry.
+    let (st, _) = s.json(
+        "POST",
+        "/c/banks",
+        &curator,
+        Some(("application/json", br#"{"name": "CLIPS"}"#)),
+    );
+    assert_eq!(st, 201);
+    let (st, added) = s.json(
+        "POST",
+        "/c/bank/CLIPS/content",
+        &curator,
+        Some((&ct, body.as_slice())),
+    );
+    assert_eq!(st, 200, "{added}");
+    let signal = json!({"vpdq": v["vpdq"]}).to_string();
+    let (st, again) = s.json(
+        "POST",
+        "/c/bank/CLIPS/signal",
+        &curator,
+        Some(("application/json", signal.as_bytes())),
+    );
+    assert_eq!(st, 200, "{again}");
+    // The content add made two entries (video_md5, vpdq); the signal add found the vPDQ one.
+    let first = added["id"].as_i64().unwrap();
+    assert_eq!(again["id"].as_i64().unwrap(), first + 1, "{added} {again}");
+    let out = w.run(&["bank", "list"]).expect(0).stdout();
+    assert!(out.contains("CLIPS") && out.contains('2'), "{out}");
+    // A malformed vPDQ signal is a 400 that says why.
+    let (st, e) = s.json(
+        "POST",
+        "/c/bank/CLIPS/signal",
+        &curator,
+        Some(("application/json", br#"{"vpdq": "[\"abc,100,0.0\"]"}"#)),
+    );
+    assert_eq!(st, 400, "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid vpdq signal"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_video_upload_opens_a_case_with_its_aligned_segments() {
+    let w = Ward::new();
+    let submitter = token(&w, "submitter", "upload-path");
+    let reviewer = token(&w, "reviewer", "moderator");
+    // The bank holds the reference's vPDQ of one clip, as a shared list would.
+    w.run(&["bank", "create", "CLIPS"]).expect(0);
+    let list = reference().join("vpdq/hashes-ffmpeg5.1/chair-orig-22-sd-bar.txt");
+    w.run(&["bank", "import", "CLIPS", list.to_str().unwrap()])
+        .expect(0);
+    let s = Server::start(&w, &["--max-body-bytes", "20000000"]);
+
+    // A re-encoded, greyed copy of it: a copy, its whole length aligned.
+    let copy = std::fs::read(reference().join("vpdq/videos/chair-22-sd-grey-bar.mp4")).unwrap();
+    let (st, v) = s.json(
+        "POST",
+        "/v1/content?content_id=upload-1",
+        &submitter,
+        Some(("video/mp4", &copy)),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["media_type"], "video");
+    assert!(v["hashes"]["vpdq"]["frames"].as_u64().unwrap() > 600, "{v}");
+    let m = &v["matches"][0];
+    assert_eq!(m["bank"], "CLIPS", "{v}");
+    assert_eq!(m["signal_type"], "vpdq");
+    assert_eq!(m["verdict"], "copy", "{v}");
+    assert!(m["query_match_pct"].as_f64().unwrap() >= 80.0, "{v}");
+    let seg = &m["segments"][0];
+    assert!(seg["query_start"].as_f64().unwrap() < 1.0, "{seg}");
+    assert!(seg["query_end"].as_f64().unwrap() > 20.0, "{seg}");
+    assert_eq!(v["outcome"], "pending");
+    let case = v["case"]["id"].as_i64().unwrap();
+
+    // The reviewer sees a video case with the segments, and can fetch the video itself.
+    let (st, c) = s.json("GET", &format!("/v1/cases/{case}"), &reviewer, None);
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["media_type"], "video", "{c}");
+    assert_eq!(c["items"][0]["content_type"], "video/mp4", "{c}");
+    assert!(
+        !c["matches"][0]["segments"].as_array().unwrap().is_empty(),
+        "{c}"
+    );
+    let item = c["items"][0]["item_id"].as_i64().unwrap();
+    let (st, bytes) = s.request(
+        "GET",
+        &format!("/v1/cases/{case}/items/{item}/media"),
+        &reviewer,
+        None,
+    );
+    assert_eq!(st, 200);
+    assert!(bytes == copy, "the kept video differs from the upload");
+
+    // An unrelated video matches nothing and is not kept.
+    let other = std::fs::read(reference().join("vpdq/videos/doorknob-hd-no-bar.mp4")).unwrap();
+    let (st, v) = s.json(
+        "POST",
+        "/v1/content?content_id=upload-2",
+        &submitter,
+        Some(("video/mp4", &other)),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["matches"], json!([]), "{v}");
+    assert_eq!(v["outcome"], "no_match");
+
+    // A truncated video is a clear 400, not a crash.
+    let (st, v) = s.json(
+        "POST",
+        "/v1/content?content_id=upload-3",
+        &submitter,
+        Some(("video/mp4", &copy[..copy.len() / 3])),
+    );
+    assert_eq!(st, 400, "{v}");
+}
+
+#[test]
+fn the_service_finds_edited_copies_and_says_which_region() {
+    let w = Ward::new();
+    let submitter = token(&w, "submitter", "upload-path");
+    let orig = reference().join("pdq/images/bridge-mods/aaa-orig.jpg");
+    // A shared list would carry the plain PDQ only: import it, as a hash-only bank.
+    w.run(&["bank", "create", "STILLS"]).expect(0);
+    let line = w
+        .run(&["hash", "--json", orig.to_str().unwrap()])
+        .expect(0)
+        .stdout();
+    let pdq: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let list = w.write(
+        "list.txt",
+        format!("{}\n", pdq["pdq"]["hash"].as_str().unwrap()).as_bytes(),
+    );
+    w.run(&["bank", "import", "STILLS", list.to_str().unwrap()])
+        .expect(0);
+    let s = Server::start(&w, &[]);
+
+    // The photo letterboxed into a taller black frame, then mirrored: plain PDQ misses it.
+    let img = image::open(&orig).unwrap().to_rgb8();
+    let (iw, ih) = img.dimensions();
+    let bar = ih / 4;
+    let mut framed = image::RgbImage::new(iw, ih + 2 * bar);
+    image::imageops::overlay(&mut framed, &img, 0, i64::from(bar));
+    let mirrored = image::imageops::flip_horizontal(&framed);
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(mirrored)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let (st, v) = s.json(
+        "POST",
+        "/v1/content?content_id=edited-1",
+        &submitter,
+        Some(("image/png", &png)),
+    );
+    assert_eq!(st, 200, "{v}");
+    let m = &v["matches"][0];
+    assert_eq!(m["bank"], "STILLS", "{v}");
+    let via = m["via"].as_str().unwrap();
+    assert!(
+        via.starts_with("trim-border") && via.contains("dihedral"),
+        "{v}"
+    );
+    let r = &m["region"];
+    assert!(
+        r["y"].as_i64().unwrap().abs_diff(i64::from(bar)) <= 3,
+        "{r}"
+    );
+    assert!(
+        r["height"].as_i64().unwrap().abs_diff(i64::from(ih)) <= 6,
+        "{r}"
+    );
+    assert_eq!(v["outcome"], "pending", "{v}");
+}

@@ -78,8 +78,37 @@ pub enum BankCommand {
         /// A label for the added entries (repeatable).
         #[arg(long = "label", value_name = "LABEL")]
         labels: Vec<String>,
+        /// Do not store derived hashes (crops and small rotations of each image, matched as
+        /// its entry, never exported).
+        #[arg(long)]
+        no_derived: bool,
         #[command(flatten)]
         media: MediaArgs,
+    },
+    /// List a bank's entries, with the derived hashes of each.
+    Entries {
+        /// Bank name.
+        name: String,
+        /// JSON lines: {"id", "signal_type", "value", "status", "labels", "source_id",
+        /// "derived": [{"name", "pdq", "quality"}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or set a bank's thresholds for edit-robust matching (normalised query hashes and
+    /// derived hashes); without a value, a threshold goes back to the default.
+    Thresholds {
+        /// Bank name.
+        name: String,
+        /// Largest distance for regions and rotations/flips of an upload.
+        #[arg(long, value_name = "N")]
+        region: Option<u32>,
+        /// Largest distance for the bank's derived hashes.
+        #[arg(long, value_name = "N")]
+        derived: Option<u32>,
+        /// Set the thresholds given (the others back to the default); without --set, only
+        /// show them.
+        #[arg(long)]
+        set: bool,
     },
     /// Disable an entry: it is kept for the record but no longer matches.
     Disable {
@@ -212,6 +241,7 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             name,
             paths,
             labels,
+            no_derived,
             media,
         } => {
             store.bank(&name)?;
@@ -220,19 +250,26 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                 decode: media.decode_options(),
                 dihedral: false,
             };
+            let extra = ward_media::ExtraOptions {
+                regions: None,
+                derived: !no_derived,
+            };
             let mut entries = Vec::new();
+            // Derived hashes of each image entry, by its PDQ value.
+            let mut derived: Vec<(&str, Vec<u8>, Vec<ward_engine::ward_store::NewDerived>)> =
+                Vec::new();
             let mut failed = false;
             let mut low_quality = 0;
             for item in output::expand_paths(&paths) {
                 let (path, result) = match item {
                     Ok(p) => {
-                        let r = ward_media::hash_media_file(&p, &opts, &video_opts)
+                        let r = hash_for_bank(&p, &opts, &video_opts, &extra)
                             .map_err(|e| e.to_string());
                         (p, r)
                     }
                     Err((p, e)) => (p, Err(e)),
                 };
-                let signals = match result {
+                let (signals, extras) = match result {
                     Ok(signals) => signals,
                     Err(e) => {
                         eprintln!("{}: {e}", path.display());
@@ -255,8 +292,12 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                 let digests = match signals {
                     ward_media::MediaSignals::Image(s) => {
                         if s.pdq.quality >= 50 {
-                            entries
-                                .push(new_entry(SignalType::Pdq, s.pdq.hash.as_bytes().to_vec()));
+                            let value = s.pdq.hash.as_bytes().to_vec();
+                            let d = ward_engine::derived_signals(&extras.derived, 50);
+                            if !d.is_empty() {
+                                derived.push(("pdq", value.clone(), d));
+                            }
+                            entries.push(new_entry(SignalType::Pdq, value));
                         } else {
                             low_quality += 1;
                             eprintln!(
@@ -285,9 +326,82 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("nothing was added: fix or remove the files above and run again");
             }
             let o = store.import(&name, &entries, &actor())?;
+            let nd = store.add_derived(&name, &derived, &actor())?;
             println!(
-                "added {} entries to {name} ({} already present; {low_quality} files without PDQ)",
+                "added {} entries to {name} ({} already present; {low_quality} files without PDQ; {nd} derived hashes)",
                 o.added, o.already_present
+            );
+        }
+        BankCommand::Entries { name, json } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut entries = Vec::new();
+            store.for_each_entry(&name, |e| {
+                entries.push(e);
+                Ok(())
+            })?;
+            for e in entries {
+                let derived = store.derived_of(e.id)?;
+                let value = match e.signal_type.as_str() {
+                    "vpdq" => format!("{} bytes", e.value.len()),
+                    _ => hex(&e.value),
+                };
+                let status = if e.active { "active" } else { "disabled" };
+                if json {
+                    let d: Vec<serde_json::Value> = derived
+                        .iter()
+                        .map(|d| {
+                            serde_json::json!({"name": d.name, "pdq": hex(&d.value), "quality": d.quality})
+                        })
+                        .collect();
+                    let v = serde_json::json!({
+                        "id": e.id, "signal_type": e.signal_type, "value": value,
+                        "status": status, "labels": e.labels, "source_id": e.source_id,
+                        "derived": d,
+                    });
+                    output::write_json_line(&mut out, &v)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{},{},{value},{status},{},{} derived",
+                        e.id,
+                        e.signal_type,
+                        e.labels.join(";"),
+                        derived.len()
+                    )?;
+                }
+            }
+            out.flush()?;
+        }
+        BankCommand::Thresholds {
+            name,
+            region,
+            derived,
+            set,
+        } => {
+            use ward_engine::ward_store::MatchThresholds;
+            let bank = store.bank(&name)?;
+            if set {
+                store.set_match_thresholds(&name, MatchThresholds { region, derived }, &actor())?;
+            } else {
+                anyhow::ensure!(
+                    region.is_none() && derived.is_none(),
+                    "give --set to change the thresholds"
+                );
+            }
+            let t = store
+                .match_thresholds()?
+                .into_iter()
+                .find(|(id, _)| *id == bank.id)
+                .map(|(_, t)| t)
+                .unwrap_or_default();
+            let show = |v: Option<u32>, default: u32| match v {
+                Some(v) => v.to_string(),
+                None => format!("{default} (default)"),
+            };
+            println!(
+                "{name}: region threshold {}, derived threshold {}",
+                show(t.region, ward_engine::DEFAULT_REGION_THRESHOLD),
+                show(t.derived, ward_engine::DEFAULT_DERIVED_THRESHOLD)
             );
         }
         BankCommand::Disable { name, entry } => {
@@ -336,6 +450,28 @@ fn export_videos(
     })?;
     println!("exported {n} video entries of {name} to {}", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Hashes one file for `ward bank add`: an image with its derived hashes (one decode),
+/// anything else as `ward hash` does.
+fn hash_for_bank(
+    path: &std::path::Path,
+    image: &ward_media::HashOptions,
+    video: &ward_media::VideoOptions,
+    extra: &ward_media::ExtraOptions,
+) -> Result<(ward_media::MediaSignals, ward_media::ImageExtras), ward_media::MediaError> {
+    if extra.derived && ward_media::is_image_file(path)? {
+        let (s, x) = ward_media::hash_file_extra(path, image, extra)?;
+        return Ok((ward_media::MediaSignals::Image(s), x));
+    }
+    Ok((
+        ward_media::hash_media_file(path, image, video)?,
+        ward_media::ImageExtras::default(),
+    ))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes a file through a temporary sibling and a rename, so a reader never sees half of it.

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use ward_media::regions::Candidate;
 use ward_media::{HashOptions, MediaSignals, VideoOptions, VideoSignals};
 
 #[derive(clap::Args, Debug)]
@@ -28,6 +29,11 @@ pub struct HashArgs {
     /// order).
     #[arg(long)]
     dihedral: bool,
+    /// Images: also the candidate regions edit-robust matching hashes (content inside
+    /// borders, without a caption band, the photo in a screenshot), with --json as
+    /// "regions": [{"via", "x", "y", "width", "height", "pdq", "quality"}].
+    #[arg(long, requires = "json")]
+    regions: bool,
     /// Videos: hash one frame every S seconds (every int(S × fps)-th frame); 0 hashes every
     /// frame. 1 is the reference's default and the hash lists' convention.
     #[arg(long, default_value_t = 1.0, value_name = "S")]
@@ -117,8 +123,9 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
                 .par_iter()
                 .map(|f| {
                     let r = match f {
-                        Ok(path) => ward_media::hash_media_file(path, &opts, &video)
-                            .map_err(|e| e.to_string()),
+                        Ok(path) => {
+                            hash_one(path, &opts, &video, args.regions).map_err(|e| e.to_string())
+                        }
                         Err((_, e)) => Err(e.clone()),
                     };
                     progress.inc();
@@ -133,7 +140,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
             };
             // Output errors (a closed pipe) end the run; the others are the file's.
             let r = match r {
-                Ok(s) => write_signals(&mut out, &args, path, &s)?,
+                Ok((s, regions)) => write_signals(&mut out, &args, path, &s, regions.as_deref())?,
                 Err(e) => Err(e),
             };
             if let Err(e) = r {
@@ -164,10 +171,15 @@ fn write_signals(
     args: &HashArgs,
     path: &Path,
     s: &MediaSignals,
+    regions: Option<&[Candidate]>,
 ) -> std::io::Result<Result<(), String>> {
     match (s, args.json, args.format) {
         (MediaSignals::Image(s), true, _) => {
-            output::write_json_line(out, &output::signals_json(path, s))?
+            let mut v = output::signals_json(path, s);
+            if let Some(c) = regions {
+                v["regions"] = regions_json(c);
+            }
+            output::write_json_line(out, &v)?
         }
         (MediaSignals::Video(v), true, _) => output::write_json_line(out, &video_json(path, v))?,
         (MediaSignals::Image(s), false, Format::Ward) => writeln!(
@@ -200,6 +212,44 @@ fn write_signals(
         }
     }
     Ok(Ok(()))
+}
+
+/// Hashes one file; with `regions`, an image's candidate regions too (one decode).
+fn hash_one(
+    path: &Path,
+    opts: &HashOptions,
+    video: &VideoOptions,
+    regions: bool,
+) -> Result<(MediaSignals, Option<Vec<Candidate>>), ward_media::MediaError> {
+    if regions && ward_media::is_image_file(path)? {
+        let extra = ward_media::ExtraOptions {
+            regions: Some(ward_media::regions::RegionOptions::default()),
+            derived: false,
+        };
+        let (s, x) = ward_media::hash_file_extra(path, opts, &extra)?;
+        return Ok((MediaSignals::Image(s), Some(x.candidates)));
+    }
+    Ok((ward_media::hash_media_file(path, opts, video)?, None))
+}
+
+/// `"regions"`: each region found (not the whole image), as found (transform 0).
+fn regions_json(candidates: &[Candidate]) -> Value {
+    candidates
+        .iter()
+        .filter(|c| c.dihedral == 0)
+        .filter_map(|c| {
+            let r = c.region?;
+            Some(json!({
+                "via": r.kind.name(),
+                "x": r.rect.x,
+                "y": r.rect.y,
+                "width": r.rect.width,
+                "height": r.rect.height,
+                "pdq": c.hash.to_hex(),
+                "quality": c.quality,
+            }))
+        })
+        .collect()
 }
 
 /// The `--json` object of a video.

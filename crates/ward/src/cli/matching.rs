@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use ward_engine::{MatchOptions, Via, VideoMatch, VideoMatchOptions, Ward};
-use ward_media::{HashOptions, MediaSignals, VideoOptions, VideoSignals};
+use ward_media::regions::{Rect, RegionOptions};
+use ward_media::{ExtraOptions, HashOptions, MediaSignals, VideoOptions, VideoSignals};
 use ward_pdq::Hash256;
 
 #[derive(clap::Args, Debug)]
@@ -26,9 +27,21 @@ pub struct MatchArgs {
     /// Largest Hamming distance that counts as a match.
     #[arg(long, default_value_t = 31, value_name = "N")]
     threshold: u32,
-    /// Also try the 8 rotations/flips of each image.
+    /// Also try the 8 rotations/flips of each image (always on unless --no-normalise).
     #[arg(long)]
     dihedral: bool,
+    /// Plain reference matching: the whole image only (no borders, caption bands or inner
+    /// regions, no rotations/flips unless --dihedral, no derived hashes of bank entries).
+    #[arg(long)]
+    no_normalise: bool,
+    /// Largest distance for normalised query hashes (regions, rotations/flips), unless a
+    /// bank sets its own (`ward bank thresholds`).
+    #[arg(long, default_value_t = ward_engine::DEFAULT_REGION_THRESHOLD, value_name = "N")]
+    region_threshold: u32,
+    /// Largest distance for bank entries' derived hashes (crops, small rotations), unless a
+    /// bank sets its own.
+    #[arg(long, default_value_t = ward_engine::DEFAULT_DERIVED_THRESHOLD, value_name = "N")]
+    derived_threshold: u32,
     /// One JSON object per input: {"path", "pdq", "matches": [...]}.
     #[arg(long)]
     json: bool,
@@ -54,17 +67,29 @@ struct Found {
     signal_type: &'static str,
     distance: u32,
     via: String,
+    /// The rectangle of the upload the matching query hash came from.
+    region: Option<Rect>,
     labels: Vec<String>,
 }
 
 pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.threshold <= 256,
-        "--threshold must be between 0 and 256"
-    );
+    for (flag, v) in [
+        ("--threshold", args.threshold),
+        ("--region-threshold", args.region_threshold),
+        ("--derived-threshold", args.derived_threshold),
+    ] {
+        anyhow::ensure!(v <= 256, "{flag} must be between 0 and 256");
+    }
+    let normalise = !args.no_normalise;
     let opts = MatchOptions {
         threshold: args.threshold,
+        region_threshold: args.region_threshold,
+        derived_threshold: normalise.then_some(args.derived_threshold),
         ..MatchOptions::default()
+    };
+    let extra = ExtraOptions {
+        regions: normalise.then(RegionOptions::default),
+        derived: false,
     };
     ward.refresh_pdq()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -101,12 +126,13 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
     let pool = args.media.thread_pool()?;
     let progress = Progress::new(files.len() as u64);
     for chunk in files.chunks(256) {
-        let hashed: Vec<Result<MediaSignals, String>> = pool.install(|| {
+        type Hashed = (MediaSignals, Vec<ward_media::regions::Candidate>);
+        let hashed: Vec<Result<Hashed, String>> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|f| {
                     let r = match f {
-                        Ok(p) => ward_media::hash_media_file(p, &hash_opts, &video_opts)
+                        Ok(p) => hash_for_match(p, &hash_opts, &video_opts, &extra)
                             .map_err(|e| e.to_string()),
                         Err((_, e)) => Err(e.clone()),
                     };
@@ -120,9 +146,9 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
                 Ok(p) | Err((p, _)) => p,
             };
             let name = path.display().to_string();
-            let s = match r {
-                Ok(MediaSignals::Image(s)) => s,
-                Ok(MediaSignals::Video(v)) => {
+            let (s, candidates) = match r {
+                Ok((MediaSignals::Image(s), c)) => (s, c),
+                Ok((MediaSignals::Video(v), _)) => {
                     let found = video_matches(&mut ward, &v, &video_match)?;
                     let exact = exact_matches(&ward, &v.digests)?;
                     any_match |= !found.is_empty() || !exact.is_empty();
@@ -141,11 +167,20 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
                 }
             };
             let mut found = Vec::new();
-            if s.pdq.quality >= opts.min_quality {
+            // Normalised: every candidate of good quality (a region may have it when the
+            // whole image, mostly padding, does not). Plain: the whole image.
+            let queries = if normalise {
+                ward_engine::candidate_queries(&candidates, opts.min_quality)
+            } else if s.pdq.quality >= opts.min_quality {
                 let mut queries = vec![(Via::Original, s.pdq.hash)];
                 if let Some(d) = &s.dihedral {
                     queries.extend((1..8).map(|k| (Via::Dihedral(k as u8), d[k])));
                 }
+                queries
+            } else {
+                Vec::new()
+            };
+            if !queries.is_empty() {
                 found = pdq_matches(&mut ward, &queries, &opts)?;
             } else if !args.json {
                 out.flush()?;
@@ -158,7 +193,7 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
             }
             found.extend(exact_matches(&ward, &s.digests)?);
             any_match |= !found.is_empty();
-            let low = s.pdq.quality < opts.min_quality;
+            let low = s.pdq.quality < opts.min_quality && queries.is_empty();
             if args.json && low {
                 let mut v = match_json(&name, Some(&s.pdq.hash), &found);
                 v["pdq_quality"] = s.pdq.quality.into();
@@ -175,6 +210,21 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
     Ok(exit(any_match && args.fail_on_match, failed))
 }
 
+/// Hashes one file: an image decoded once for its plain hash and (normalised) its query
+/// candidates, anything else as `ward hash` does.
+fn hash_for_match(
+    path: &std::path::Path,
+    image: &HashOptions,
+    video: &VideoOptions,
+    extra: &ExtraOptions,
+) -> Result<(MediaSignals, Vec<ward_media::regions::Candidate>), ward_media::MediaError> {
+    if extra.regions.is_some() && ward_media::is_image_file(path)? {
+        let (s, x) = ward_media::hash_file_extra(path, image, extra)?;
+        return Ok((MediaSignals::Image(s), x.candidates));
+    }
+    Ok((ward_media::hash_media_file(path, image, video)?, Vec::new()))
+}
+
 fn pdq_matches(
     ward: &mut Ward,
     queries: &[(Via, Hash256)],
@@ -189,6 +239,7 @@ fn pdq_matches(
             signal_type: "pdq",
             distance: m.distance,
             via: m.via.name(),
+            region: m.via.region(),
             labels: m.labels,
         })
         .collect())
@@ -198,15 +249,26 @@ fn match_json(name: &str, hash: Option<&Hash256>, found: &[Found]) -> Value {
     json!({
         "path": name,
         "pdq": hash.map(|h| h.to_hex()),
-        "matches": found.iter().map(|f| json!({
-            "bank": f.bank,
-            "entry": f.entry,
-            "signal_type": f.signal_type,
-            "distance": f.distance,
-            "via": f.via,
-            "labels": f.labels,
-        })).collect::<Vec<_>>(),
+        "matches": found.iter().map(|f| {
+            let mut m = json!({
+                "bank": f.bank,
+                "entry": f.entry,
+                "signal_type": f.signal_type,
+                "distance": f.distance,
+                "via": f.via,
+                "labels": f.labels,
+            });
+            if let Some(r) = f.region {
+                m["region"] = rect_json(r);
+            }
+            m
+        }).collect::<Vec<_>>(),
     })
+}
+
+/// `{"x", "y", "width", "height"}` in the upload's pixels.
+pub(crate) fn rect_json(r: Rect) -> Value {
+    json!({"x": r.x, "y": r.y, "width": r.width, "height": r.height})
 }
 
 fn print(
@@ -220,9 +282,11 @@ fn print(
         output::write_json_line(out, &match_json(name, hash, found))?;
     } else {
         for f in found {
+            // The via column names the region too: `trim-border 800x502+80+50`.
+            let region = f.region.map(|r| format!(" {r}")).unwrap_or_default();
             writeln!(
                 out,
-                "{name},{},{},{},{},{},{}",
+                "{name},{},{},{},{},{}{region},{}",
                 f.bank,
                 f.entry,
                 f.distance,
@@ -257,6 +321,7 @@ fn exact_matches(ward: &Ward, d: &ward_media::Digests) -> anyhow::Result<Vec<Fou
                 signal_type: ty,
                 distance: 0,
                 via: "exact".to_owned(),
+                region: None,
                 labels,
             });
         }

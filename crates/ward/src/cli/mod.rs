@@ -1,6 +1,8 @@
 //! Command-line arguments (what was typed) and their conversion into library options.
 
+mod audit;
 mod bank;
+mod evidence;
 mod hash;
 mod matching;
 mod serve;
@@ -42,6 +44,12 @@ enum Command {
     /// Manage API tokens for `ward serve`.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Read and verify the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Export a case as an evidence package an investigator can verify offline.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
 }
 
 /// Runs the parsed command and returns the exit code.
@@ -52,12 +60,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Match(args) => matching::run(args, open(&cli.db)?),
         Command::Serve(args) => serve::run(args, &cli.db),
         Command::Token(cmd) => token::run(cmd, open(&cli.db)?),
+        Command::Audit(cmd) => audit::run(cmd, open(&cli.db)?),
+        Command::Evidence(cmd) => evidence::run(cmd, open(&cli.db)?, &cli.db),
     }
 }
 
 /// Opens the store and wraps it in the engine.
 fn open(db: &Path) -> anyhow::Result<ward_engine::Ward> {
-    let store = ward_engine::ward_store::Store::open(db)?;
+    let mut store = ward_engine::ward_store::Store::open(db)?;
+    // Writes that name no actor (disable, revoke, …) are recorded in the audit log as this user.
+    store.set_actor(&actor());
     Ok(ward_engine::Ward::new(store))
 }
 

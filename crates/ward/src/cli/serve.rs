@@ -54,6 +54,62 @@ pub struct ServeArgs {
     /// when this is not given.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Folder where the bytes of uploads that matched are kept, by SHA-256, as evidence and
+    /// for review (default: `media/` beside the database). Uploads that match nothing are
+    /// not kept.
+    #[arg(long, value_name = "DIR")]
+    media_dir: Option<std::path::PathBuf>,
+    /// Post every decision (and auto-quarantine) to this URL, signed with HMAC-SHA256;
+    /// retried until it answers 2xx, across restarts. Needs a secret.
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+    /// File holding the webhook signing secret (or set WARD_WEBHOOK_SECRET).
+    #[arg(long, value_name = "FILE")]
+    webhook_secret_file: Option<std::path::PathBuf>,
+    /// Review page: how strongly uploads are blurred until the reviewer reveals them, in
+    /// pixels (0 to 64). Each reviewer may choose their own in the page's settings.
+    #[arg(long, default_value_t = 24, value_name = "PX")]
+    review_blur: u32,
+    /// Review page: show uploads in greyscale until revealed.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    review_greyscale: bool,
+    /// Review page: start videos (muted) when a case opens.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    review_autoplay: bool,
+}
+
+/// The webhook URL and its secret: from `--webhook-secret-file`, else `WARD_WEBHOOK_SECRET`.
+fn webhook_config(args: &ServeArgs) -> anyhow::Result<Option<ward_server::WebhookConfig>> {
+    let Some(url) = args.webhook_url.clone() else {
+        anyhow::ensure!(
+            args.webhook_secret_file.is_none(),
+            "--webhook-secret-file needs --webhook-url"
+        );
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "--webhook-url must start with http:// or https://, not '{url}'"
+    );
+    let secret = match &args.webhook_secret_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the webhook secret from {}", path.display()))?
+            .trim_end_matches(['\r', '\n'])
+            .to_owned(),
+        None => std::env::var("WARD_WEBHOOK_SECRET").map_err(|_| {
+            anyhow::anyhow!(
+                "--webhook-url needs a signing secret: --webhook-secret-file FILE or WARD_WEBHOOK_SECRET"
+            )
+        })?,
+    };
+    anyhow::ensure!(
+        secret.len() >= 16,
+        "the webhook secret must be at least 16 characters"
+    );
+    Ok(Some(ward_server::WebhookConfig {
+        url,
+        secret: secret.into_bytes(),
+    }))
 }
 
 fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
@@ -94,6 +150,17 @@ pub fn run(args: ServeArgs, db: &Path) -> anyhow::Result<ExitCode> {
         config.max_hashing = n.max(1);
     }
     config.pdq_threshold = args.threshold;
+    config.media_dir = args.media_dir.clone();
+    config.webhook = webhook_config(&args)?;
+    config.review = ward_server::ReviewDefaults {
+        blur_px: args.review_blur,
+        greyscale: args.review_greyscale,
+        autoplay: args.review_autoplay,
+    };
+    config
+        .review
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--review-blur: {e}"))?;
 
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();

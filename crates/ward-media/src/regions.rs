@@ -1,0 +1,768 @@
+//! Query-side normalisation of still images: where the picture a re-upload shows may sit
+//! inside something else.
+//!
+//! Edited copies of known media come back padded (letterbox, pillarbox, a border of any
+//! colour, a blurred fill), with a caption or channel banner along an edge, or as the photo
+//! inside a screenshot of a post. PDQ hashes every pixel, so each of these moves the copy's
+//! hash 100 or more bits from the original's. [`detect_regions`] finds the rectangle that
+//! probably holds the original picture; hashing it as well (plus its eight rotations and
+//! flips, [`query_candidates`]) finds the copy again, while the plain hash of the whole image
+//! stays the field's.
+//!
+//! Pure functions over decoded RGB; no I/O. The detectors are conservative: a wrong region is
+//! one more query hash (a chance of a false match), so each one asks for positive evidence of
+//! an edit, not just a plain area:
+//!
+//! - **trim-border**: whole lines at an edge of one colour (up to JPEG noise: at most 3 % of a
+//!   line's pixels more than [`RegionOptions::tolerance`] off, mean deviation at most 6), and
+//!   then a sharp transition: within the next three lines, at least 30 % of a line's pixels
+//!   leave that colour. A photo whose edge darkens gradually (a vignette, a night sky) never
+//!   passes both. (A blurred fill, lines smooth but not of one colour, is not detected yet:
+//!   on photos whose own edge is smooth, the step into the picture is too weak to tell.)
+//! - **caption-band**: a band along the top or bottom whose lines are mostly one background
+//!   colour, with high-contrast strokes (text, a logo: at least 1 % of the band) and few
+//!   in-between colours (a sky drifts through in-between colours; text on a bar does not),
+//!   ending where the picture starts.
+//! - **inner-region**: the largest rectangle bounded by long straight edges on all four sides
+//!   (a picture flush with the image's edges is the other detectors' case), covering 20–95 %
+//!   of the image, whose
+//!   surroundings are mostly flat (the UI of a post or a browser: flat colour with text),
+//!   found on a downscaled luma plane and refined at full resolution.
+
+pub use crate::letterbox::Rect;
+use ward_pdq::{Hash256, Pixels};
+
+/// Which normalisation produced a region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RegionKind {
+    /// The content inside uniform borders.
+    TrimBorder,
+    /// The content without a caption or banner band.
+    CaptionBand,
+    /// The main picture inside a screenshot, post or collage.
+    InnerRegion,
+}
+
+impl RegionKind {
+    /// `trim-border`, `caption-band` or `inner-region`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegionKind::TrimBorder => "trim-border",
+            RegionKind::CaptionBand => "caption-band",
+            RegionKind::InnerRegion => "inner-region",
+        }
+    }
+}
+
+/// A candidate rectangle of an image and why it was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// The detector that found it.
+    pub kind: RegionKind,
+    /// Where, in the image's pixel coordinates.
+    pub rect: Rect,
+}
+
+/// How [`detect_regions`] decides; the defaults suit JPEG photos and screenshots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionOptions {
+    /// A pixel belongs to a border or a band's background when each channel is at most this
+    /// far from its colour. Default 24.
+    pub tolerance: u8,
+    /// Thinnest border or band, as a share of the dimension across it (at least 2 pixels).
+    /// Default 0.01.
+    pub min_band: f64,
+    /// Smallest content left, as a share of each dimension. Default 0.4.
+    pub min_content: f64,
+    /// Tallest caption band, as a share of the image's height. Default 0.35.
+    pub max_caption: f64,
+    /// Smallest inner region, as a share of the image's area. Default 0.2.
+    pub min_inner_area: f64,
+    /// Run the inner-region detector. Default true.
+    pub inner_region: bool,
+}
+
+impl Default for RegionOptions {
+    fn default() -> Self {
+        RegionOptions {
+            tolerance: 24,
+            min_band: 0.01,
+            min_content: 0.4,
+            max_caption: 0.35,
+            min_inner_area: 0.2,
+            inner_region: true,
+        }
+    }
+}
+
+/// One query hash of an image: the whole image or a region, in one of the 8 dihedral
+/// transforms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The region it was computed from; `None` for the whole image.
+    pub region: Option<Region>,
+    /// Dihedral transform, 0 (as found) to 7, in the reference's order.
+    pub dihedral: u8,
+    /// The hash.
+    pub hash: Hash256,
+    /// The quality, shared by the eight transforms of one region.
+    pub quality: u8,
+}
+
+/// A borrowed packed RGB image.
+#[derive(Clone, Copy)]
+struct Img<'a> {
+    rgb: &'a [u8],
+    w: usize,
+    h: usize,
+}
+
+impl Img<'_> {
+    #[inline]
+    fn px(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.w + x) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// Which edge a line is counted from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Top,
+    Bottom,
+    Left,
+    Right,
+}
+
+/// Half-open rectangle in pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bounds {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+}
+
+impl Bounds {
+    fn rect(self) -> Rect {
+        Rect {
+            x: self.x0 as u32,
+            y: self.y0 as u32,
+            width: (self.x1 - self.x0) as u32,
+            height: (self.y1 - self.y0) as u32,
+        }
+    }
+    fn depth(self, side: Side) -> usize {
+        match side {
+            Side::Top | Side::Bottom => self.y1 - self.y0,
+            Side::Left | Side::Right => self.x1 - self.x0,
+        }
+    }
+    fn span(self, side: Side) -> usize {
+        match side {
+            Side::Top | Side::Bottom => self.x1 - self.x0,
+            Side::Left | Side::Right => self.y1 - self.y0,
+        }
+    }
+}
+
+/// The pixels of line `i` (0: the outermost) from `side` of `b`.
+fn line(img: Img<'_>, b: Bounds, side: Side, i: usize) -> impl Iterator<Item = [u8; 3]> + '_ {
+    let n = b.span(side);
+    (0..n).map(move |k| match side {
+        Side::Top => img.px(b.x0 + k, b.y0 + i),
+        Side::Bottom => img.px(b.x0 + k, b.y1 - 1 - i),
+        Side::Left => img.px(b.x0 + i, b.y0 + k),
+        Side::Right => img.px(b.x1 - 1 - i, b.y0 + k),
+    })
+}
+
+#[inline]
+fn dev(p: [u8; 3], c: [u8; 3]) -> u8 {
+    p[0].abs_diff(c[0])
+        .max(p[1].abs_diff(c[1]))
+        .max(p[2].abs_diff(c[2]))
+}
+
+#[inline]
+fn luma(p: [u8; 3]) -> i32 {
+    (299 * i32::from(p[0]) + 587 * i32::from(p[1]) + 114 * i32::from(p[2])) / 1000
+}
+
+/// Per-channel median of a line.
+fn median_colour(px: impl Iterator<Item = [u8; 3]>) -> Option<[u8; 3]> {
+    let mut hist = [[0u32; 256]; 3];
+    let mut n = 0u32;
+    for p in px {
+        for c in 0..3 {
+            hist[c][usize::from(p[c])] += 1;
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    Some(std::array::from_fn(|c| {
+        let mut acc = 0;
+        for (v, &k) in hist[c].iter().enumerate() {
+            acc += k;
+            if acc * 2 >= n {
+                return v as u8;
+            }
+        }
+        255
+    }))
+}
+
+/// Statistics of one line against a colour.
+#[derive(Clone, Copy, Debug, Default)]
+struct LineStats {
+    /// Share of pixels within the tolerance.
+    on: f64,
+    /// Share far off (strokes: more than 64 levels away).
+    far: f64,
+    /// Share in between.
+    mid: f64,
+    /// Mean of the largest channel difference.
+    mean_dev: f64,
+}
+
+fn stats(px: impl Iterator<Item = [u8; 3]>, colour: [u8; 3], tol: u8) -> LineStats {
+    let (mut n, mut on, mut far, mut sum) = (0u32, 0u32, 0u32, 0u64);
+    for p in px {
+        let d = dev(p, colour);
+        n += 1;
+        sum += u64::from(d);
+        if d <= tol {
+            on += 1;
+        } else if d > 64 {
+            far += 1;
+        }
+    }
+    if n == 0 {
+        return LineStats::default();
+    }
+    let n = f64::from(n);
+    LineStats {
+        on: f64::from(on) / n,
+        far: f64::from(far) / n,
+        mid: 1.0 - (f64::from(on) + f64::from(far)) / n,
+        mean_dev: sum as f64 / n,
+    }
+}
+
+fn min_band(opts: &RegionOptions, dim: usize) -> usize {
+    ((opts.min_band * dim as f64).ceil() as usize).max(2)
+}
+
+/// How many lines from `side` are a uniform border, 0 when none (or no sharp transition).
+fn uniform_depth(img: Img<'_>, b: Bounds, side: Side, opts: &RegionOptions) -> usize {
+    let depth = b.depth(side);
+    let limit = depth / 2;
+    if limit < 2 || b.span(side) < 2 {
+        return 0;
+    }
+    let Some(colour) = median_colour(line(img, b, side, 0)) else {
+        return 0;
+    };
+    let is_border = |i: usize| {
+        let s = stats(line(img, b, side, i), colour, opts.tolerance);
+        s.on >= 0.97 && s.mean_dev <= 6.0
+    };
+    let mut d = 0;
+    while d < limit && is_border(d) {
+        d += 1;
+    }
+    if d < min_band(opts, depth) || d >= limit {
+        return 0;
+    }
+    // A sharp transition to content: within the next 8 lines (JPEG rings for up to a block
+    // before an edge) a line mostly leaves the border's colour; the border ends there. The
+    // lines after it must stay away (text on a bar keeps coming back to the bar's colour).
+    let on = |i: usize| stats(line(img, b, side, i), colour, opts.tolerance).on;
+    let Some(edge) = (d..(d + 8).min(limit)).find(|&i| on(i) <= 0.7) else {
+        return 0;
+    };
+    let after: Vec<f64> = (edge..(edge + 8).min(depth)).map(on).collect();
+    if after.iter().sum::<f64>() / after.len().max(1) as f64 <= 0.6 {
+        edge
+    } else {
+        0
+    }
+}
+
+/// The content inside uniform borders of any colour.
+fn trim_border(img: Img<'_>, full: Bounds, opts: &RegionOptions) -> Option<Bounds> {
+    let mut b = full;
+    let mut any = false;
+    // Rows over the whole width first, then columns between the top and bottom borders.
+    for pair in [[Side::Top, Side::Bottom], [Side::Left, Side::Right]] {
+        let d0 = uniform_depth(img, b, pair[0], opts);
+        let d1 = uniform_depth(img, b, pair[1], opts);
+        if d0 + d1 == 0 {
+            continue;
+        }
+        any = true;
+        match pair[0] {
+            Side::Top => {
+                b.y0 += d0;
+                b.y1 -= d1;
+            }
+            _ => {
+                b.x0 += d0;
+                b.x1 -= d1;
+            }
+        }
+    }
+    let ok = any
+        && (b.x1 - b.x0) as f64 >= opts.min_content * (full.x1 - full.x0) as f64
+        && (b.y1 - b.y0) as f64 >= opts.min_content * (full.y1 - full.y0) as f64;
+    ok.then_some(b)
+}
+
+/// The mean colour of the most common coarse colour (32 levels a channel) of a few lines.
+fn dominant_colour(img: Img<'_>, b: Bounds, side: Side, lines: usize) -> Option<[u8; 3]> {
+    let mut count = vec![0u32; 512];
+    let mut sum = vec![[0u64; 3]; 512];
+    for i in 0..lines.min(b.depth(side)) {
+        for p in line(img, b, side, i) {
+            let k =
+                usize::from(p[0] >> 5) << 6 | usize::from(p[1] >> 5) << 3 | usize::from(p[2] >> 5);
+            count[k] += 1;
+            for c in 0..3 {
+                sum[k][c] += u64::from(p[c]);
+            }
+        }
+    }
+    let (k, &n) = count.iter().enumerate().max_by_key(|&(_, n)| *n)?;
+    if n == 0 {
+        return None;
+    }
+    Some(std::array::from_fn(|c| (sum[k][c] / u64::from(n)) as u8))
+}
+
+/// How many lines from `side` are a caption band, 0 when none.
+fn caption_depth(img: Img<'_>, b: Bounds, side: Side, opts: &RegionOptions) -> usize {
+    let depth = b.depth(side);
+    let limit = ((opts.max_caption * depth as f64) as usize).min(depth.saturating_sub(4));
+    if limit < 4 || b.span(side) < 8 {
+        return 0;
+    }
+    let Some(bg) = dominant_colour(img, b, side, 2) else {
+        return 0;
+    };
+    let tol = opts.tolerance.max(28);
+    let is_band = |s: &LineStats| s.on >= 0.3 && s.mid <= 0.2;
+    let mut d = 0;
+    let mut far = 0.0;
+    let mut stroke_lines = 0;
+    // Lines of clean background just before the end of the band: a caption keeps a margin
+    // between its text and the picture; a dark or wavy edge of a photo does not.
+    let mut clean_run = 0;
+    // A line of picture: not band-like, or rich in in-between colours (a dark picture under a
+    // black band is mostly near the band's colour, but not in two tones like text).
+    let picture = |s: &LineStats| !is_band(s) || s.mid >= 0.1;
+    while d < limit {
+        let s = stats(line(img, b, side, d), bg, tol);
+        if !is_band(&s) || (clean_run >= 2 && s.on < 0.97 && picture(&s)) {
+            break;
+        }
+        far += s.far;
+        if s.far >= 0.01 {
+            stroke_lines += 1;
+        }
+        clean_run = if s.on >= 0.97 { clean_run + 1 } else { 0 };
+        d += 1;
+    }
+    if clean_run < 2 {
+        return 0;
+    }
+    let min = ((0.03 * depth as f64).ceil() as usize).max(4);
+    if d < min || d >= limit || far / (d as f64) < 0.01 || stroke_lines < 3 {
+        return 0;
+    }
+    // The picture starts: the next lines are not band lines, and one leaves the background.
+    let next: Vec<LineStats> = (d..(d + 4).min(depth))
+        .map(|i| stats(line(img, b, side, i), bg, tol))
+        .collect();
+    let ends = next.iter().all(picture) && next.iter().any(|s| s.on <= 0.9);
+    if ends {
+        d
+    } else {
+        0
+    }
+}
+
+/// The content without a caption band at the top and/or bottom.
+fn caption_band(img: Img<'_>, base: Bounds, opts: &RegionOptions) -> Option<Bounds> {
+    let top = caption_depth(img, base, Side::Top, opts);
+    let bottom = caption_depth(img, base, Side::Bottom, opts);
+    if top + bottom == 0 {
+        return None;
+    }
+    let b = Bounds {
+        y0: base.y0 + top,
+        y1: base.y1 - bottom,
+        ..base
+    };
+    ((b.y1 - b.y0) as f64 >= opts.min_content * (base.y1 - base.y0) as f64).then_some(b)
+}
+
+/// A downscaled luma plane (box average by an integer factor).
+struct Plane {
+    v: Vec<i16>,
+    w: usize,
+    h: usize,
+    f: usize,
+}
+
+impl Plane {
+    fn new(img: Img<'_>, max_side: usize) -> Plane {
+        let f = img.w.max(img.h).div_ceil(max_side).max(1);
+        let (w, h) = (img.w / f, img.h / f);
+        let mut v = vec![0i16; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0i32;
+                for dy in 0..f {
+                    for dx in 0..f {
+                        s += luma(img.px(x * f + dx, y * f + dy));
+                    }
+                }
+                v[y * w + x] = (s / (f * f) as i32) as i16;
+            }
+        }
+        Plane { v, w, h, f }
+    }
+    #[inline]
+    fn at(&self, x: usize, y: usize) -> i16 {
+        self.v[y * self.w + x]
+    }
+}
+
+/// A straight edge found on the plane: a horizontal one at row boundary `pos` (between rows
+/// `pos - 1` and `pos`) over `[a, b)` columns, or a vertical one likewise.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    pos: usize,
+    a: usize,
+    b: usize,
+}
+
+const EDGE_STEP: i16 = 8;
+
+/// Per boundary, prefix counts of strong steps along it.
+struct Steps {
+    n_along: usize,
+    prefix: Vec<u32>,
+}
+
+impl Steps {
+    fn new(n_pos: usize, n_along: usize, step: impl Fn(usize, usize) -> bool) -> Steps {
+        let mut prefix = vec![0u32; (n_pos + 1) * (n_along + 1)];
+        for pos in 1..n_pos {
+            let row = pos * (n_along + 1);
+            for k in 0..n_along {
+                prefix[row + k + 1] = prefix[row + k] + u32::from(step(pos, k));
+            }
+        }
+        Steps { n_along, prefix }
+    }
+    /// Share of `[a, b)` with a strong step at `pos`.
+    fn cover(&self, pos: usize, a: usize, b: usize) -> f64 {
+        let row = pos * (self.n_along + 1);
+        match (self.prefix.get(row + b), self.prefix.get(row + a)) {
+            (Some(&hi), Some(&lo)) if b > a => f64::from(hi - lo) / (b - a) as f64,
+            _ => 0.0,
+        }
+    }
+    /// The longest run (gaps of up to 8 samples allowed) of strong steps at each boundary.
+    fn edges(&self, n_pos: usize) -> Vec<Edge> {
+        let mut out = Vec::new();
+        for pos in 1..n_pos {
+            let row = pos * (self.n_along + 1);
+            let hit = |k: usize| self.prefix[row + k + 1] > self.prefix[row + k];
+            let (mut best, mut run_start, mut last_hit) = ((0, 0), 0usize, None::<usize>);
+            for k in 0..self.n_along {
+                if hit(k) {
+                    if last_hit.is_none_or(|l| k > l + 8) {
+                        run_start = k;
+                    }
+                    last_hit = Some(k);
+                    if k + 1 - run_start > best.1 - best.0 {
+                        best = (run_start, k + 1);
+                    }
+                }
+            }
+            if best.1 > best.0 {
+                out.push(Edge {
+                    pos,
+                    a: best.0,
+                    b: best.1,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Keeps the `k` longest edges at least `min_len` long, one per neighbourhood of positions.
+fn strongest(mut e: Vec<Edge>, min_len: usize, k: usize) -> Vec<Edge> {
+    e.retain(|e| e.b - e.a >= min_len);
+    e.sort_by_key(|e| std::cmp::Reverse(e.b - e.a));
+    let mut kept: Vec<Edge> = Vec::new();
+    for x in e {
+        if kept.iter().all(|y| y.pos.abs_diff(x.pos) > 2) {
+            kept.push(x);
+            if kept.len() == k {
+                break;
+            }
+        }
+    }
+    kept
+}
+
+/// Share of flat samples (every neighbour within 3 levels) of the plane outside `r`
+/// (plane coordinates), or `None` when there is almost nothing outside.
+fn flat_outside(p: &Plane, r: (usize, usize, usize, usize)) -> Option<f64> {
+    let (x0, y0, x1, y1) = r;
+    let (mut n, mut flat) = (0u32, 0u32);
+    for y in 1..p.h.saturating_sub(1) {
+        for x in 1..p.w.saturating_sub(1) {
+            if x + 1 >= x0 && x <= x1 && y + 1 >= y0 && y <= y1 {
+                continue;
+            }
+            n += 1;
+            let c = p.at(x, y);
+            let d = (c - p.at(x + 1, y))
+                .abs()
+                .max((c - p.at(x, y + 1)).abs())
+                .max((c - p.at(x - 1, y)).abs())
+                .max((c - p.at(x, y - 1)).abs());
+            if d <= 3 {
+                flat += 1;
+            }
+        }
+    }
+    (n >= 16).then(|| f64::from(flat) / f64::from(n))
+}
+
+/// The largest rectangle bounded by straight edges on four sides.
+fn inner_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
+    if img.w < 32 || img.h < 32 {
+        return None;
+    }
+    let p = Plane::new(img, 480);
+    let (w, h) = (p.w, p.h);
+    if w < 16 || h < 16 {
+        return None;
+    }
+    let hstep = |y: usize, x: usize| (p.at(x, y) - p.at(x, y - 1)).abs() >= EDGE_STEP;
+    let vstep = |x: usize, y: usize| (p.at(x, y) - p.at(x - 1, y)).abs() >= EDGE_STEP;
+    let hsteps = Steps::new(h, w, hstep);
+    let vsteps = Steps::new(w, h, vstep);
+    let min_side = |n: usize| n / 5;
+    let hs: Vec<usize> = strongest(hsteps.edges(h), min_side(w), 12)
+        .iter()
+        .map(|e| e.pos)
+        .collect();
+    let vs: Vec<usize> = strongest(vsteps.edges(w), min_side(h), 12)
+        .iter()
+        .map(|e| e.pos)
+        .collect();
+    if hs.len() < 2 || vs.len() < 2 {
+        return None;
+    }
+    // A side is bounded when most of it (70 %) is a strong step.
+    // Each quarter of a side must have some (35 %), so that an edge longer than the picture
+    // (a toolbar's) does not stand in for the picture's own.
+    let quarters = |s: &Steps, pos: usize, a: usize, b: usize| {
+        let q = (b - a) / 4;
+        s.cover(pos, a, b) >= 0.7
+            && (0..4).all(|i| s.cover(pos, a + i * q, a + (i + 1) * q) >= 0.35)
+    };
+    let hcov = |pos: usize, a: usize, b: usize| quarters(&hsteps, pos, a, b);
+    let vcov = |pos: usize, a: usize, b: usize| quarters(&vsteps, pos, a, b);
+    let area = (w * h) as f64;
+    // The best-bounded rectangle wins (its worst side's coverage, in tenths: a longer UI line
+    // that only partly lines up with the picture covers less), then the larger one.
+    // ((x0, y0, x1, y1), (coverage in tenths, area)) on the plane.
+    type Best = ((usize, usize, usize, usize), (usize, usize));
+    let mut best: Option<Best> = None;
+    for &y0 in &hs {
+        for &y1 in &hs {
+            if y1 <= y0 + h / 5 || y0 == 0 || y1 == h {
+                continue;
+            }
+            for &x0 in &vs {
+                for &x1 in &vs {
+                    if x1 <= x0 + w / 5 || x0 == 0 || x1 == w {
+                        continue;
+                    }
+                    let a = (x1 - x0) * (y1 - y0);
+                    let share = a as f64 / area;
+                    if share < opts.min_inner_area || share > 0.95 {
+                        continue;
+                    }
+                    if hcov(y0, x0, x1) && hcov(y1, x0, x1) && vcov(x0, y0, y1) && vcov(x1, y0, y1)
+                    {
+                        let c = hsteps
+                            .cover(y0, x0, x1)
+                            .min(hsteps.cover(y1, x0, x1))
+                            .min(vsteps.cover(x0, y0, y1))
+                            .min(vsteps.cover(x1, y0, y1));
+                        let key = ((c * 10.0) as usize, a);
+                        if best.is_none_or(|(_, b)| key > b) {
+                            best = Some(((x0, y0, x1, y1), key));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let (r, _) = best?;
+    if flat_outside(&p, r)? < 0.5 {
+        return None;
+    }
+    // Back to full resolution, each side moved to the strongest step near it.
+    let f = p.f;
+    let (x0, y0, x1, y1) = (r.0 * f, r.1 * f, r.2 * f, r.3 * f);
+    let x1 = if r.2 == w { img.w } else { x1 };
+    let y1 = if r.3 == h { img.h } else { y1 };
+    let y0 = refine(img, y0, f, img.h, |y| row_step(img, y, x0, x1));
+    let y1 = refine(img, y1, f, img.h, |y| row_step(img, y, x0, x1));
+    let x0 = refine(img, x0, f, img.w, |x| col_step(img, x, y0, y1));
+    let x1 = refine(img, x1, f, img.w, |x| col_step(img, x, y0, y1));
+    let b = Bounds { x0, y0, x1, y1 };
+    (x1 > x0 + 8 && y1 > y0 + 8).then_some(b)
+}
+
+/// The boundary near `at` (within `f` samples) with the largest step, keeping the image's own
+/// edges.
+fn refine(_img: Img<'_>, at: usize, f: usize, n: usize, step: impl Fn(usize) -> u64) -> usize {
+    if at == 0 || at >= n {
+        return at.min(n);
+    }
+    let lo = at.saturating_sub(f).max(1);
+    let hi = (at + f).min(n - 1);
+    (lo..=hi)
+        .max_by_key(|&k| (step(k), std::cmp::Reverse(k.abs_diff(at))))
+        .unwrap_or(at)
+}
+
+fn row_step(img: Img<'_>, y: usize, x0: usize, x1: usize) -> u64 {
+    (x0..x1.min(img.w))
+        .map(|x| luma(img.px(x, y)).abs_diff(luma(img.px(x, y - 1))) as u64)
+        .sum()
+}
+
+fn col_step(img: Img<'_>, x: usize, y0: usize, y1: usize) -> u64 {
+    (y0..y1.min(img.h))
+        .map(|y| luma(img.px(x, y)).abs_diff(luma(img.px(x - 1, y))) as u64)
+        .sum()
+}
+
+/// The candidate regions of a packed RGB image (`width × height × 3` bytes; anything else
+/// gives none): at most one of each kind, never the whole image, none below 8×8 pixels.
+pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions) -> Vec<Region> {
+    let (w, h) = (width as usize, height as usize);
+    if w < 16 || h < 16 || w.checked_mul(h).and_then(|n| n.checked_mul(3)) != Some(rgb.len()) {
+        return Vec::new();
+    }
+    let img = Img { rgb, w, h };
+    let full = Bounds {
+        x0: 0,
+        y0: 0,
+        x1: w,
+        y1: h,
+    };
+    let mut out: Vec<Region> = Vec::new();
+    // A region within a few pixels of one already found adds nothing but a chance of a
+    // false match.
+    let same = |a: Bounds, b: Bounds| {
+        a.x0.abs_diff(b.x0) <= 4
+            && a.y0.abs_diff(b.y0) <= 4
+            && a.x1.abs_diff(b.x1) <= 4
+            && a.y1.abs_diff(b.y1) <= 4
+    };
+    let mut found: Vec<Bounds> = Vec::new();
+    let mut push = |kind, b: Bounds| {
+        let rect = b.rect();
+        if !same(b, full)
+            && rect.width >= 8
+            && rect.height >= 8
+            && !found.iter().any(|&f| same(f, b))
+        {
+            found.push(b);
+            out.push(Region { kind, rect });
+        }
+    };
+    let trimmed = trim_border(img, full, opts);
+    if let Some(b) = trimmed {
+        push(RegionKind::TrimBorder, b);
+    }
+    // Inside the borders first; then the whole image, because a caption bar's plain margin
+    // can pass for a border.
+    let caption = caption_band(img, trimmed.unwrap_or(full), opts)
+        .or_else(|| trimmed.and_then(|_| caption_band(img, full, opts)));
+    if let Some(b) = caption {
+        push(RegionKind::CaptionBand, b);
+    }
+    if opts.inner_region {
+        if let Some(b) = inner_region(img, opts) {
+            push(RegionKind::InnerRegion, b);
+        }
+    }
+    out
+}
+
+/// Copies a rectangle out of a packed RGB image.
+pub fn crop_rgb(rgb: &[u8], width: u32, rect: Rect) -> Vec<u8> {
+    let w = width as usize;
+    let (x, y, cw, ch) = (
+        rect.x as usize,
+        rect.y as usize,
+        rect.width as usize,
+        rect.height as usize,
+    );
+    let mut out = Vec::with_capacity(cw * ch * 3);
+    for row in y..y + ch {
+        let s = (row * w + x) * 3;
+        match rgb.get(s..s + cw * 3) {
+            Some(line) => out.extend_from_slice(line),
+            None => return Vec::new(),
+        }
+    }
+    out
+}
+
+/// Every query hash of an image: the whole image and each region found, each in its eight
+/// dihedral transforms (one downsample per region serves all eight). The whole image comes
+/// first, transform 0 first.
+pub fn query_candidates(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    opts: &RegionOptions,
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let mut add = |region: Option<Region>, px: &[u8], w: u32, h: u32| {
+        if let Ok(p) = Pixels::rgb(px, w as usize, h as usize) {
+            let d = ward_pdq::dihedral(&p);
+            for (k, hash) in d.hashes.iter().enumerate() {
+                out.push(Candidate {
+                    region,
+                    dihedral: k as u8,
+                    hash: *hash,
+                    quality: d.quality,
+                });
+            }
+        }
+    };
+    add(None, rgb, width, height);
+    for r in detect_regions(rgb, width, height, opts) {
+        let px = crop_rgb(rgb, width, r.rect);
+        add(Some(r), &px, r.rect.width, r.rect.height);
+    }
+    out
+}
