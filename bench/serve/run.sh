@@ -3,7 +3,8 @@
 # `ward bank import`), driven from a second process on loopback with wrk:
 #   1. GET /m/raw_lookup: throughput and p50/p99 (half the queries are bank hashes with a
 #      few bits flipped, so they match; half are random and do not);
-#   2. POST /h/hash of a 1600x1004 JPEG: image submissions per second;
+#   2. POST /h/hash of a 1600x1004 JPEG: image hashes per second; POST /v1/content of the
+#      same JPEG: submissions per second (hash, match, and the content recorded in the store);
 #   3. overload: uploads at 8x the connections the hashing limit admits (--max-hashing 4):
 #      the excess gets 503 at once instead of queueing, nothing else fails, lookups right
 #      after answer at full speed, memory stays flat.
@@ -21,7 +22,8 @@ work="$root/bench/work/serve"
 mkdir -p "$work"
 out="$root/bench/runs/$(date +%Y-%m-%d)-$(hostname -s)"
 mkdir -p "$out"
-report="$out/serve.txt"
+# One report per bank size: serve.txt at the default million, serve-N.txt otherwise.
+if [ "$n" = 1000000 ]; then report="$out/serve.txt"; else report="$out/serve-$n.txt"; fi
 
 list="$work/list-$n.txt"
 [ -s "$list" ] || python3 - "$n" "$list" "$work/queries.txt" <<'PY'
@@ -110,6 +112,8 @@ result() { grep '^RESULT' | sed 's/^RESULT //'; }
   echo "raw_lookup  wrk -t1 -c16 -d${dur}s: $(wrk -t1 -c16 -d"${dur}s" -s "$work/lookup.lua" "$addr" | result)"
   echo "raw_lookup  wrk -t1 -c64 -d${dur}s: $(wrk -t1 -c64 -d"${dur}s" -s "$work/lookup.lua" "$addr" | result)"
   echo "POST /h/hash (1600x1004 JPEG) wrk -t1 -c4 -d${dur}s: $(wrk -t1 -c4 -d"${dur}s" -s "$work/upload.lua" "$addr/h/hash" | result)"
+  # The native submission: hash, match, and record the content (one store write each).
+  echo "POST /v1/content (same JPEG, recorded) wrk -t1 -c4 -d${dur}s: $(wrk -t1 -c4 -d"${dur}s" -s "$work/upload.lua" "$addr/v1/content?content_id=bench" | result)"
   echo "RSS after: $(rss_mb) MB"
   stop_server
   start_server --max-hashing 4
