@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/banks", post(v1::banks_create))
         .route("/v1/banks/{name}/import", post(v1::bank_import))
+        .route("/v1/banks/{name}/entries", post(v1::bank_add_media))
         .route(
             "/v1/banks/{name}/entries/{id}/disable",
             post(v1::entry_disable),

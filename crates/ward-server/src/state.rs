@@ -358,6 +358,39 @@ impl AppState {
         .map_err(ApiError::from)
     }
 
+    /// Hashes an image to be added to a bank: its signals and its derived hashes (crops,
+    /// small rotations) from the same decode.
+    pub(crate) async fn hash_image_for_bank(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<(ImageSignals, ward_media::ImageExtras), ApiError> {
+        let permit = self
+            .inner
+            .hashing
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorKind::Overloaded,
+                    "too many uploads are being hashed; retry shortly",
+                )
+            })?;
+        let opts = HashOptions {
+            decode: self.inner.config.decode.clone(),
+            dihedral: false,
+        };
+        let extra = ward_media::ExtraOptions {
+            regions: None,
+            derived: true,
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            ward_media::hash_bytes_extra(&bytes, &opts, &extra)
+        })
+        .await?
+        .map_err(ApiError::from)
+    }
+
     /// Hashes an upload as [`AppState::hash_image`] does, plus the query candidates of
     /// edit-robust matching (the whole image's dihedrals, content inside borders, without a
     /// caption band, the photo inside a screenshot) from the same decode.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use ward_engine::exchange::{self, Format, SignalType};
-use ward_engine::ward_store::{Bank, MatchInput, MediaType, NewBank, NewContent, Policy};
+use ward_engine::ward_store::{Bank, MatchInput, MediaType, NewBank, NewContent, NewEntry, Policy};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -128,6 +128,119 @@ pub(crate) async fn bank_import(
         "already_present": outcome.already_present,
         "duplicates": duplicates,
     })))
+}
+
+/// `POST /v1/banks/{name}/entries`: media to add (one multipart file part, or the raw bytes),
+/// with `labels` (comma-separated) and `source_id` as query or form fields. A photo adds its
+/// PDQ (quality 50 or more) with its derived hashes (crops, small rotations: edit-robust
+/// matching), MD5 and SHA-256; a video its vPDQ at one hash a second (the lists'
+/// convention), MD5 and SHA-256. Idempotent; 201 when something was added.
+pub(crate) async fn bank_add_media(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let p = Params::from(q)?;
+    let mut labels = p.get("labels").map(str::to_owned);
+    let mut source_id = p.get("source_id").map(str::to_owned);
+    let bytes = if is_multipart(req.headers()) {
+        let form = read_form(Multipart::from_request(req, &state).await).await?;
+        if let Some(l) = form.field("labels") {
+            labels = Some(l?.to_owned());
+        }
+        if let Some(id) = form.field("source_id") {
+            source_id = Some(id?.to_owned());
+        }
+        let files: Vec<_> = form.files().collect();
+        match files.as_slice() {
+            [one] => one.data.clone(),
+            [] => return Err(ApiError::bad_request("no file part in the multipart body")),
+            _ => return Err(ApiError::bad_request("one file per request")),
+        }
+    } else {
+        body_bytes(Bytes::from_request(req, &state).await)?
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("the upload is empty"));
+    }
+    let labels: Vec<String> = labels
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for l in &labels {
+        ward_engine::ward_store::validate_label(l)?;
+    }
+    let source_id = source_id.filter(|s| !s.is_empty());
+    let n = name.clone();
+    state.read(move |s| Ok(s.bank(&n)?)).await?;
+
+    let new_entry = |ty: SignalType, value: Vec<u8>| NewEntry {
+        signal_type: ty.name(),
+        value,
+        labels: labels.clone(),
+        source_id: source_id.clone(),
+    };
+    let mut entries = Vec::new();
+    let mut derived = Vec::new();
+    let media_type;
+    let digests = if crate::video::is_video(&bytes) {
+        media_type = "video";
+        let v = state.hash_video(bytes.to_vec(), 1.0, false).await?;
+        entries.push(ward_engine::vpdq_frames_entry(
+            &v.vpdq,
+            labels.clone(),
+            source_id.clone(),
+        ));
+        v.digests
+    } else {
+        media_type = "photo";
+        let (sig, extras) = state.hash_image_for_bank(bytes.to_vec()).await?;
+        if sig.pdq.quality >= 50 {
+            let value = sig.pdq.hash.as_bytes().to_vec();
+            let d = ward_engine::derived_signals(&extras.derived, 50);
+            if !d.is_empty() {
+                derived.push(("pdq", value.clone(), d));
+            }
+            entries.push(new_entry(SignalType::Pdq, value));
+        }
+        sig.digests
+    };
+    entries.push(new_entry(SignalType::Md5, digests.md5.to_vec()));
+    entries.push(new_entry(SignalType::Sha256, digests.sha256.to_vec()));
+    let actor = who.actor();
+    let n = name.clone();
+    let (outcome, nd, ids) = state
+        .write(move |s| {
+            let o = s.import(&n, &entries, &actor)?;
+            let nd = s.add_derived(&n, &derived, &actor)?;
+            let mut ids = Vec::new();
+            for e in &entries {
+                if let Some(id) = s.entry_id_of(&n, e.signal_type, &e.value)? {
+                    ids.push(json!({"entry_id": id, "signal_type": e.signal_type}));
+                }
+            }
+            Ok((o, nd, ids))
+        })
+        .await?;
+    let status = if outcome.added > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({
+            "bank": name, "media_type": media_type, "entries": ids,
+            "added": outcome.added, "already_present": outcome.already_present,
+            "derived": nd,
+        })),
+    )
+        .into_response())
 }
 
 /// `POST /v1/banks/{name}/entries/{id}/disable`

@@ -765,3 +765,74 @@ fn the_service_finds_edited_copies_and_says_which_region() {
     );
     assert_eq!(v["outcome"], "pending", "{v}");
 }
+
+#[test]
+fn curators_add_media_with_derived_hashes_through_the_native_api() {
+    let w = Ward::new();
+    let curator = token(&w, "curator", "curation-tool");
+    let submitter = token(&w, "submitter", "upload-path");
+    w.run(&["bank", "create", "STILLS"]).expect(0);
+    let s = Server::start(&w, &[]);
+    let orig = std::fs::read(reference().join("pdq/images/bridge-mods/aaa-orig.jpg")).unwrap();
+    let (st, v) = s.json(
+        "POST",
+        "/v1/banks/STILLS/entries?labels=propaganda&source_id=still-1",
+        &curator,
+        Some(("image/jpeg", &orig)),
+    );
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["added"], 3, "{v}");
+    assert!(v["derived"].as_u64().unwrap() >= 10, "{v}");
+    // Again: nothing new.
+    let (st, again) = s.json(
+        "POST",
+        "/v1/banks/STILLS/entries",
+        &curator,
+        Some(("image/jpeg", &orig)),
+    );
+    assert_eq!((st, &again["already_present"]), (200, &json!(3)), "{again}");
+    // Submitters may not add.
+    let (st, _) = s.json(
+        "POST",
+        "/v1/banks/STILLS/entries",
+        &submitter,
+        Some(("image/jpeg", &orig)),
+    );
+    assert_eq!(st, 403);
+
+    // A 5 % centre crop: plain PDQ misses it, the derived hash finds it.
+    let img = image::load_from_memory(&orig).unwrap().to_rgb8();
+    let (iw, ih) = img.dimensions();
+    let (dx, dy) = (iw / 20, ih / 20);
+    let crop = image::imageops::crop_imm(&img, dx, dy, iw - 2 * dx, ih - 2 * dy).to_image();
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(crop)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let (st, m) = s.json(
+        "POST",
+        "/v1/content?content_id=cropped",
+        &submitter,
+        Some(("image/png", &png)),
+    );
+    assert_eq!(st, 200, "{m}");
+    let via = m["matches"][0]["via"].as_str().unwrap_or("");
+    assert!(via.contains("derived:crop-5"), "{m}");
+    assert_eq!(m["matches"][0]["labels"], json!(["propaganda"]), "{m}");
+
+    // Garbage and an unknown bank are clear errors.
+    let (st, e) = s.json(
+        "POST",
+        "/v1/banks/STILLS/entries",
+        &curator,
+        Some(("image/jpeg", b"not an image")),
+    );
+    assert_eq!(st, 400, "{e}");
+    let (st, _) = s.json(
+        "POST",
+        "/v1/banks/NOPE/entries",
+        &curator,
+        Some(("image/jpeg", &orig)),
+    );
+    assert_eq!(st, 404);
+}
