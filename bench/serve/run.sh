@@ -110,6 +110,7 @@ result() { grep '^RESULT' | sed 's/^RESULT //'; }
   echo "start (open store, build index, listen): $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s, RSS $(rss_mb) MB"
   curl -sf -H "Authorization: Bearer $token" "$addr/m/raw_lookup?signal_type=pdq&signal=$(sed -n 1p "$work/queries.txt")" >/dev/null
   echo "raw_lookup  wrk -t1 -c16 -d${dur}s: $(wrk -t1 -c16 -d"${dur}s" -s "$work/lookup.lua" "$addr" | result)"
+  echo "raw_lookup  wrk -t1 -c32 -d${dur}s: $(wrk -t1 -c32 -d"${dur}s" -s "$work/lookup.lua" "$addr" | result)"
   echo "raw_lookup  wrk -t1 -c64 -d${dur}s: $(wrk -t1 -c64 -d"${dur}s" -s "$work/lookup.lua" "$addr" | result)"
   echo "POST /h/hash (1600x1004 JPEG) wrk -t1 -c4 -d${dur}s: $(wrk -t1 -c4 -d"${dur}s" -s "$work/upload.lua" "$addr/h/hash" | result)"
   # The native submission: hash, match, and record the content (one store write each).
