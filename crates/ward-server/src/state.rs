@@ -331,31 +331,25 @@ impl AppState {
         Ok(true)
     }
 
-    /// Hashes an uploaded image on the blocking pool, at most `max_hashing` at once (503
-    /// beyond that: a burst of uploads is shed, not queued without bound).
-    pub(crate) async fn hash_image(&self, bytes: Vec<u8>) -> Result<ImageSignals, ApiError> {
-        let permit = self
-            .inner
-            .hashing
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorKind::Overloaded,
-                    "too many uploads are being hashed; retry shortly",
-                )
-            })?;
-        let opts = HashOptions {
-            decode: self.inner.config.decode.clone(),
-            dihedral: false,
-        };
-        tokio::task::spawn_blocking(move || {
-            // Held until hashing ends, even if the request timed out meanwhile.
-            let _permit = permit;
-            ward_media::hash_bytes(&bytes, &opts)
+    /// One of the `max_hashing` slots for hashing an upload, taken without waiting: 503
+    /// beyond them (a burst of uploads is shed, not queued without bound). Hold it until the
+    /// hashing ends, even if the request timed out meanwhile.
+    pub(crate) fn hashing_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.inner.hashing.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorKind::Overloaded,
+                "too many uploads are being hashed; retry shortly",
+            )
         })
-        .await?
-        .map_err(ApiError::from)
+    }
+
+    /// Hashes an uploaded image on the blocking pool, in a hashing slot.
+    pub(crate) async fn hash_image(&self, bytes: Vec<u8>) -> Result<ImageSignals, ApiError> {
+        let extra = ward_media::ExtraOptions {
+            regions: None,
+            derived: false,
+        };
+        Ok(self.hash_image_extra(bytes, extra).await?.0)
     }
 
     /// Hashes an image to be added to a bank: its signals and its derived hashes (crops,
@@ -364,31 +358,11 @@ impl AppState {
         &self,
         bytes: Vec<u8>,
     ) -> Result<(ImageSignals, ward_media::ImageExtras), ApiError> {
-        let permit = self
-            .inner
-            .hashing
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorKind::Overloaded,
-                    "too many uploads are being hashed; retry shortly",
-                )
-            })?;
-        let opts = HashOptions {
-            decode: self.inner.config.decode.clone(),
-            dihedral: false,
-        };
         let extra = ward_media::ExtraOptions {
             regions: None,
             derived: true,
         };
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            ward_media::hash_bytes_extra(&bytes, &opts, &extra)
-        })
-        .await?
-        .map_err(ApiError::from)
+        self.hash_image_extra(bytes, extra).await
     }
 
     /// Hashes an upload as [`AppState::hash_image`] does, plus the query candidates of
@@ -398,31 +372,31 @@ impl AppState {
         &self,
         bytes: Vec<u8>,
     ) -> Result<(ImageSignals, Vec<ward_media::regions::Candidate>), ApiError> {
-        let permit = self
-            .inner
-            .hashing
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorKind::Overloaded,
-                    "too many uploads are being hashed; retry shortly",
-                )
-            })?;
-        let opts = HashOptions {
-            decode: self.inner.config.decode.clone(),
-            dihedral: false,
-        };
         let extra = ward_media::ExtraOptions {
             regions: Some(ward_media::regions::RegionOptions::default()),
             derived: false,
         };
+        let (signals, extras) = self.hash_image_extra(bytes, extra).await?;
+        Ok((signals, extras.candidates))
+    }
+
+    /// An image's signals and the `extra` hashes asked for, on the blocking pool, in a
+    /// hashing slot.
+    async fn hash_image_extra(
+        &self,
+        bytes: Vec<u8>,
+        extra: ward_media::ExtraOptions,
+    ) -> Result<(ImageSignals, ward_media::ImageExtras), ApiError> {
+        let slot = self.hashing_slot()?;
+        let opts = HashOptions {
+            decode: self.inner.config.decode.clone(),
+            dihedral: false,
+        };
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _slot = slot;
             ward_media::hash_bytes_extra(&bytes, &opts, &extra)
         })
         .await?
-        .map(|(s, x)| (s, x.candidates))
         .map_err(ApiError::from)
     }
 

@@ -17,7 +17,7 @@ use ward_engine::ward_store::{Bank, MatchInput, MediaType, NewBank, NewContent, 
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::hma::Params;
-use crate::upload::{body_bytes, is_multipart, json_body, read_form};
+use crate::upload::{body_bytes, is_multipart, json_body, read_form, Form};
 use crate::AppState;
 
 /// The OpenAPI document (hand-written; kept beside the routes it describes).
@@ -145,23 +145,15 @@ pub(crate) async fn bank_add_media(
     let p = Params::from(q)?;
     let mut labels = p.get("labels").map(str::to_owned);
     let mut source_id = p.get("source_id").map(str::to_owned);
-    let bytes = if is_multipart(req.headers()) {
-        let form = read_form(Multipart::from_request(req, &state).await).await?;
+    let (bytes, form) = read_upload(&state, req).await?;
+    if let Some(form) = form {
         if let Some(l) = form.field("labels") {
             labels = Some(l?.to_owned());
         }
         if let Some(id) = form.field("source_id") {
             source_id = Some(id?.to_owned());
         }
-        let files: Vec<_> = form.files().collect();
-        match files.as_slice() {
-            [one] => one.data.clone(),
-            [] => return Err(ApiError::bad_request("no file part in the multipart body")),
-            _ => return Err(ApiError::bad_request("one file per request")),
-        }
-    } else {
-        body_bytes(Bytes::from_request(req, &state).await)?
-    };
+    }
     if bytes.is_empty() {
         return Err(ApiError::bad_request("the upload is empty"));
     }
@@ -277,23 +269,15 @@ pub(crate) async fn submit_content(
         Some(m) => Some(parse_metadata(m)?),
         None => None,
     };
-    let bytes = if is_multipart(req.headers()) {
-        let form = read_form(Multipart::from_request(req, &state).await).await?;
+    let (bytes, form) = read_upload(&state, req).await?;
+    if let Some(form) = form {
         if let Some(id) = form.field("content_id") {
             content_id = Some(id?.to_owned());
         }
         if let Some(m) = form.field("metadata") {
             metadata = Some(parse_metadata(m?)?);
         }
-        let files: Vec<_> = form.files().collect();
-        match files.as_slice() {
-            [one] => one.data.clone(),
-            [] => return Err(ApiError::bad_request("no file part in the multipart body")),
-            _ => return Err(ApiError::bad_request("one file per request")),
-        }
-    } else {
-        body_bytes(Bytes::from_request(req, &state).await)?
-    };
+    }
     let content_id = content_id.filter(|c| !c.is_empty()).ok_or_else(|| {
         ApiError::bad_request("content_id is required (the platform's id for this content)")
     })?;
@@ -600,6 +584,22 @@ fn mime_of(format: &str) -> &'static str {
         "pnm" => "image/x-portable-anymap",
         _ => "application/octet-stream",
     }
+}
+
+/// The media of an upload: the one file part of a multipart body (with the form, for its
+/// other fields), or the raw body.
+async fn read_upload(state: &AppState, req: Request) -> Result<(Bytes, Option<Form>), ApiError> {
+    if !is_multipart(req.headers()) {
+        return Ok((body_bytes(Bytes::from_request(req, state).await)?, None));
+    }
+    let form = read_form(Multipart::from_request(req, state).await).await?;
+    let files: Vec<_> = form.files().collect();
+    let bytes = match files.as_slice() {
+        [one] => one.data.clone(),
+        [] => return Err(ApiError::bad_request("no file part in the multipart body")),
+        _ => return Err(ApiError::bad_request("one file per request")),
+    };
+    Ok((bytes, Some(form)))
 }
 
 fn parse_metadata(text: &str) -> Result<Value, ApiError> {

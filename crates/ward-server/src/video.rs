@@ -47,17 +47,7 @@ impl AppState {
         seconds_per_hash: f64,
         remove_letterbox: bool,
     ) -> Result<VideoSignals, ApiError> {
-        let permit = self
-            .inner
-            .hashing
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorKind::Overloaded,
-                    "too many uploads are being hashed; retry shortly",
-                )
-            })?;
+        let slot = self.hashing_slot()?;
         let config = self.config();
         let dir = config
             .db
@@ -76,7 +66,7 @@ impl AppState {
             ..VideoOptions::default()
         };
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _slot = slot;
             let mut file = tempfile::Builder::new()
                 .prefix(".ward-upload-")
                 .tempfile_in(&dir)
