@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use ward_engine::exchange::{self, Format, SignalType};
-use ward_engine::ward_store::{Bank, MatchInput, MediaType, NewBank, NewContent, NewEntry, Policy};
+use ward_engine::ward_store::{
+    Bank, MatchInput, MediaType, NewBank, NewContent, NewEntry, Policy, Submission,
+};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -366,12 +368,6 @@ pub(crate) async fn submit_content(
             Ok((out, inputs))
         })
         .await?;
-    let has_media = !inputs.is_empty();
-    if has_media {
-        let dir = crate::cases::media_dir(&state);
-        let (sha, data) = (signals.digests.sha256, bytes.clone());
-        tokio::task::spawn_blocking(move || dir.put(&sha, &data)).await??;
-    }
     let new = NewContent {
         content_id: content_id.clone(),
         submitted_by: who.actor(),
@@ -381,14 +377,9 @@ pub(crate) async fn submit_content(
         md5: signals.digests.md5,
         pdq: Some((*signals.pdq.hash.as_bytes(), signals.pdq.quality)),
         metadata: metadata.clone(),
-        has_media,
+        has_media: false,
     };
-    let submission = state
-        .write(move |s| Ok(s.record_submission(&new, &inputs)?))
-        .await?;
-    if !submission.events.is_empty() {
-        state.inner.webhooks.wake();
-    }
+    let submission = record(&state, new, bytes, inputs).await?;
     Ok(Json(json!({
         "content_id": content_id,
         "metadata": metadata,
@@ -402,9 +393,7 @@ pub(crate) async fn submit_content(
         "format": signals.format,
         "matches": matches,
         "outcome": submission.outcome.as_str(),
-        "case": submission.case.as_ref().map(|c| json!({
-            "id": c.id, "status": c.status.as_str(), "grouped": c.grouped,
-        })),
+        "case": case_ref_json(&submission),
         "decision_id": submission.decision,
     })))
 }
@@ -507,12 +496,6 @@ async fn submit_video(
             "policy": policy.as_str(),
         }));
     }
-    let has_media = !inputs.is_empty();
-    if has_media {
-        let dir = crate::cases::media_dir(&state);
-        let (sha, data) = (signals.digests.sha256, bytes.clone());
-        tokio::task::spawn_blocking(move || dir.put(&sha, &data)).await??;
-    }
     let new = NewContent {
         content_id: content_id.clone(),
         submitted_by: who.actor(),
@@ -522,14 +505,9 @@ async fn submit_video(
         md5: signals.digests.md5,
         pdq: None,
         metadata: metadata.clone(),
-        has_media,
+        has_media: false,
     };
-    let submission = state
-        .write(move |s| Ok(s.record_submission(&new, &inputs)?))
-        .await?;
-    if !submission.events.is_empty() {
-        state.inner.webhooks.wake();
-    }
+    let submission = record(&state, new, bytes, inputs).await?;
     let info = &signals.info;
     Ok(Json(json!({
         "content_id": content_id,
@@ -550,11 +528,41 @@ async fn submit_video(
         })),
         "matches": matches,
         "outcome": submission.outcome.as_str(),
-        "case": submission.case.as_ref().map(|c| json!({
-            "id": c.id, "status": c.status.as_str(), "grouped": c.grouped,
-        })),
+        "case": case_ref_json(&submission),
         "decision_id": submission.decision,
     })))
+}
+
+/// Records a submission: keeps the upload's bytes in the media folder when it matched
+/// anything (before the case that refers to them commits), then the content, its case and
+/// policy outcome in one write, and wakes the webhook sender for the events it wrote.
+async fn record(
+    state: &AppState,
+    mut new: NewContent,
+    bytes: Bytes,
+    inputs: Vec<MatchInput>,
+) -> Result<Submission, ApiError> {
+    new.has_media = !inputs.is_empty();
+    if new.has_media {
+        let dir = crate::cases::media_dir(state);
+        let sha = new.sha256;
+        tokio::task::spawn_blocking(move || dir.put(&sha, &bytes)).await??;
+    }
+    let submission = state
+        .write(move |s| Ok(s.record_submission(&new, &inputs)?))
+        .await?;
+    if !submission.events.is_empty() {
+        state.inner.webhooks.wake();
+    }
+    Ok(submission)
+}
+
+/// A submission's case as `POST /v1/content` answers it.
+fn case_ref_json(submission: &Submission) -> Option<Value> {
+    submission
+        .case
+        .as_ref()
+        .map(|c| json!({"id": c.id, "status": c.status.as_str(), "grouped": c.grouped}))
 }
 
 /// The MIME type of a video container, by its bytes (what a browser needs to play it back).
