@@ -19,7 +19,7 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use util::{reference, Ward};
+use util::{dechunk, reference, token, Ward};
 
 /// How long any one wait in the browser may take.
 const WAIT: Duration = Duration::from_secs(10);
@@ -73,24 +73,11 @@ fn http(addr: &str, method: &str, path: &str, token: &str, body: &[u8]) -> (u16,
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunked = dechunk(body);
+        dechunked = String::from_utf8_lossy(&dechunk(body.as_bytes())).into_owned();
         body = &dechunked;
     }
     let v = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
     (status, v)
-}
-
-fn dechunk(mut b: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = b.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        b = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 fn start_server(w: &Ward, extra: &[&str]) -> (Proc, String) {
@@ -123,14 +110,6 @@ fn wait_http(addr: &str, path: &str) {
         assert!(start.elapsed() < WAIT, "nothing answers {path} on {addr}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn token(w: &Ward, role: &str, name: &str) -> String {
-    w.run(&["token", "create", "--role", role, "--name", name])
-        .expect(0)
-        .stdout()
-        .trim()
-        .to_owned()
 }
 
 /// Chromium and chromedriver, or a failure that says how to install them.

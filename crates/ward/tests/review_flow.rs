@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use util::{reference, Ward};
+use util::{dechunk, multipart, reference, token, Ward};
 
 const SECRET: &str = "test-webhook-secret-0123456789";
 
@@ -126,39 +126,6 @@ fn split_http(resp: &[u8]) -> (String, &[u8]) {
         String::from_utf8_lossy(&resp[..end]).into_owned(),
         &resp[end..],
     )
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(p) = b.windows(2).position(|w| w == b"\r\n") {
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..p]).unwrap_or("0").trim(), 16)
-            .unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[p + 2..p + 2 + n]);
-        b = &b[p + 2 + n + 2..];
-    }
-    out
-}
-
-fn multipart(field: &str, file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "wardflowtest";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn token(w: &Ward, role: &str, name: &str) -> String {
-    w.run(&["token", "create", "--role", role, "--name", name])
-        .expect(0)
-        .stdout()
-        .trim()
-        .to_owned()
 }
 
 /// One webhook request as the receiver saw it.
