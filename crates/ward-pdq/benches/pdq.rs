@@ -2,7 +2,7 @@
 #![allow(missing_docs)] // criterion_main! generates an undocumented `main`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ward_pdq::{fast, reference, Pixels};
+use ward_pdq::{fast, reference, Pixels, Yuv420};
 
 fn photo(w: usize, h: usize) -> Vec<u8> {
     let mut s = 0x2545_f491_4f6c_dd1du64;
@@ -32,6 +32,26 @@ fn bench(c: &mut Criterion) {
         }
         g.bench_function(format!("pdq {w}x{h}"), |b| b.iter(|| ward_pdq::pdq(&px)));
     }
+    g.finish();
+
+    // A video frame: from RGB24 and from 4:2:0 planes, on the best code path for this CPU
+    // and on the portable one.
+    let mut g = c.benchmark_group("video-frame");
+    let (w, h) = (480, 720);
+    let rgb = photo(w, h);
+    let px = Pixels::rgb(&rgb, w, h).unwrap();
+    let yuv: Vec<u8> = photo(w, h)[..Yuv420::frame_len(w, h).unwrap()].to_vec();
+    let frame = Yuv420::new(&yuv, w, h).unwrap();
+    g.throughput(Throughput::Elements((w * h) as u64));
+    g.bench_function(format!("pdq rgb {w}x{h}"), |b| {
+        b.iter(|| ward_pdq::pdq(&px))
+    });
+    g.bench_function(format!("pdq yuv420 {w}x{h}"), |b| {
+        b.iter(|| ward_pdq::pdq_yuv420(&frame))
+    });
+    g.bench_function(format!("downsample yuv420 portable {w}x{h}"), |b| {
+        b.iter(|| fast::downsample_portable(&frame))
+    });
     g.finish();
 }
 

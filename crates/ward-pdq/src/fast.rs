@@ -6,16 +6,18 @@
 //! on the order of the additions inside its own running sum, so the same values come out of a
 //! streaming pipeline that works on a few rows at a time while they are in cache:
 //!
-//! 1. luma for a block of eight rows, then pass 1 (along rows) on them, with eight
-//!    independent running sums in lock-step so that the adds do not wait on each other;
+//! 1. luma for a block of eight rows, then pass 1 (along rows) on them: the eight rows are
+//!    interleaved (eight floats a column) so that their eight independent running sums are
+//!    one vector;
 //! 2. pass 2 (along columns) keeps one running sum per column, fed from a ring of pass-1 rows
 //!    just long enough for the window; its adds are independent across columns (vectorised);
-//! 3. pass 3 (along rows) on blocks of pass-2 rows, keeping only the 64 sampled columns;
-//! 4. pass 4 (along columns) on those 64 columns, keeping the 64 sampled rows.
+//! 3. pass 3 (along rows) on blocks of pass-2 rows as pass 1, keeping only the 64 sampled
+//!    columns;
+//! 4. pass 4 (along columns) on those 64 columns, their 64 running sums side by side,
+//!    dividing and keeping only the 64 sampled rows.
 //!
 //! Divisions are done as the reference does them (`sum / count`), on the same `f32` values.
 
-use crate::reference;
 use crate::stages::{decimate_index, window_size};
 
 /// Rows processed together in the row passes.
@@ -53,6 +55,7 @@ fn divisors(len: usize, window: usize) -> Vec<f32> {
 
 /// The running sums of `box1d` along each of `K` rows of `input` (row-major, `cols` wide),
 /// written undivided to `sums`. The K chains are independent, so they run in lock-step.
+#[inline(always)]
 fn box_sums<const K: usize>(input: &[f32], sums: &mut [f32], cols: usize, window: usize) {
     let half = (window + 2) / 2;
     let (p1, p2, p3, p4) = (half - 1, window - half + 1, cols - window, half - 1);
@@ -94,10 +97,67 @@ fn box_sums<const K: usize>(input: &[f32], sums: &mut [f32], cols: usize, window
     }
 }
 
-/// Running sums for `n <= BLOCK` rows, lock-stepped in a full block where possible.
+/// [`box_sums`] for a full block of rows, with the rows interleaved first (`BLOCK` floats a
+/// column) so that the `BLOCK` independent running sums are one vector register: the same
+/// adds and subtractions on the same values in the same order per row, a quarter of the
+/// instructions.
+#[inline(always)]
+fn box_sums_block(input: &[f32], sums: &mut [f32], cols: usize, window: usize) {
+    let mut t = vec![[0f32; BLOCK]; cols];
+    for (k, row) in input.chunks_exact(cols).take(BLOCK).enumerate() {
+        for (tx, &v) in t.iter_mut().zip(row) {
+            tx[k] = v;
+        }
+    }
+    let mut o = vec![[0f32; BLOCK]; cols];
+    let half = (window + 2) / 2;
+    let (p1, p2, p3, p4) = (half - 1, window - half + 1, cols - window, half - 1);
+    let mut s = [0f32; BLOCK];
+    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
+    for _ in 0..p1 {
+        for k in 0..BLOCK {
+            s[k] += t[ri][k];
+        }
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        for k in 0..BLOCK {
+            s[k] += t[ri][k];
+        }
+        o[oi] = s;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p3 {
+        for k in 0..BLOCK {
+            s[k] += t[ri][k];
+            s[k] -= t[li][k];
+        }
+        o[oi] = s;
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p4 {
+        for k in 0..BLOCK {
+            s[k] -= t[li][k];
+        }
+        o[oi] = s;
+        li += 1;
+        oi += 1;
+    }
+    for (k, row) in sums.chunks_exact_mut(cols).take(BLOCK).enumerate() {
+        for (v, ox) in row.iter_mut().zip(&o) {
+            *v = ox[k];
+        }
+    }
+}
+
+/// Running sums for `n <= BLOCK` rows, a whole block at once where possible.
+#[inline(always)]
 fn box_sums_rows(input: &[f32], sums: &mut [f32], n: usize, cols: usize, window: usize) {
     if n == BLOCK {
-        box_sums::<BLOCK>(input, sums, cols, window);
+        box_sums_block(input, sums, cols, window);
     } else {
         for k in 0..n {
             let r = k * cols..(k + 1) * cols;
@@ -107,8 +167,35 @@ fn box_sums_rows(input: &[f32], sums: &mut [f32], n: usize, cols: usize, window:
 }
 
 /// The 64×64 downsample of the image that `src` describes, equal bit for bit to
-/// [`reference::downsample`] on the same luma.
+/// [`crate::reference::downsample`] on the same luma.
+///
+/// On x86-64 CPUs with AVX2 the same code is compiled a second time for it (twice the
+/// vector width in the luma and column passes); the arithmetic, and so every bit, is the
+/// same: no fused multiply-add, no reassociation.
 pub fn downsample(src: &impl LumaRows) -> [[f32; 64]; 64] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has AVX2, checked just above; that is the only requirement of a
+        // `#[target_feature(enable = "avx2")]` function.
+        return unsafe { downsample_avx2(src) };
+    }
+    downsample_portable(src)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn downsample_avx2(src: &impl LumaRows) -> [[f32; 64]; 64] {
+    downsample_body(src)
+}
+
+/// [`downsample`] for any CPU (baseline instructions only).
+pub fn downsample_portable(src: &impl LumaRows) -> [[f32; 64]; 64] {
+    downsample_body(src)
+}
+
+#[inline(always)]
+fn downsample_body(src: &impl LumaRows) -> [[f32; 64]; 64] {
     let (rows, cols) = (src.rows(), src.cols());
     let wr = window_size(cols, 64);
     let wc = window_size(rows, 64);
@@ -122,21 +209,31 @@ pub fn downsample(src: &impl LumaRows) -> [[f32; 64]; 64] {
     let mut ring = vec![0f32; cap * cols];
     let mut luma = vec![0f32; BLOCK * cols];
     let mut produced = 0usize;
-    let mut produce = |ring: &mut [f32], produced: &mut usize| {
+    // Functions, not closures, so that they are compiled into the AVX2 instance too.
+    #[inline(always)]
+    fn produce(
+        src: &impl LumaRows,
+        luma: &mut [f32],
+        ring: &mut [f32],
+        produced: &mut usize,
+        (cap, wr): (usize, usize),
+        div_r: &[f32],
+    ) {
+        let (rows, cols) = (src.rows(), src.cols());
         let n = BLOCK.min(rows - *produced);
         for k in 0..n {
             src.fill(*produced + k, &mut luma[k * cols..(k + 1) * cols]);
         }
         let slot = (*produced % cap) * cols;
         let out = &mut ring[slot..slot + n * cols];
-        box_sums_rows(&luma, out, n, cols, wr);
+        box_sums_rows(luma, out, n, cols, wr);
         for row in out.chunks_exact_mut(cols) {
-            for (v, d) in row.iter_mut().zip(&div_r) {
+            for (v, d) in row.iter_mut().zip(div_r) {
                 *v /= d;
             }
         }
         *produced += n;
-    };
+    }
 
     // Pass 2 state: one running sum per column; its outputs gather in a block for pass 3.
     let mut acc = vec![0f32; cols];
@@ -145,17 +242,25 @@ pub fn downsample(src: &impl LumaRows) -> [[f32; 64]; 64] {
     let mut sums = vec![0f32; BLOCK * cols];
     let mut r2 = vec![0f32; rows * 64];
     let mut r2_rows = 0usize;
-    let mut flush = |c1: &[f32], n: usize, r2_rows: &mut usize| {
-        box_sums_rows(c1, &mut sums, n, cols, wr);
+    #[inline(always)]
+    fn flush(
+        (c1, n): (&[f32], usize),
+        sums: &mut [f32],
+        (r2, r2_rows): (&mut [f32], &mut usize),
+        (cols, wr): (usize, usize),
+        sample_cols: &[usize],
+        div_r: &[f32],
+    ) {
+        box_sums_rows(c1, sums, n, cols, wr);
         for k in 0..n {
             let row = &sums[k * cols..(k + 1) * cols];
             let dst = &mut r2[(*r2_rows + k) * 64..(*r2_rows + k + 1) * 64];
-            for (d, &j) in dst.iter_mut().zip(&sample_cols) {
+            for (d, &j) in dst.iter_mut().zip(sample_cols) {
                 *d = row[j] / div_r[j];
             }
         }
         *r2_rows += n;
-    };
+    }
 
     let half = (wc + 2) / 2;
     let (p1, p2, p3, p4) = (half - 1, wc - half + 1, rows - wc, half - 1);
@@ -165,7 +270,7 @@ pub fn downsample(src: &impl LumaRows) -> [[f32; 64]; 64] {
         let add = step < p1 + p2 + p3;
         let sub = step >= p1 + p2;
         if add && ri >= produced {
-            produce(&mut ring, &mut produced);
+            produce(src, &mut luma, &mut ring, &mut produced, (cap, wr), &div_r);
         }
         match (add, sub) {
             (true, false) => {
@@ -197,24 +302,90 @@ pub fn downsample(src: &impl LumaRows) -> [[f32; 64]; 64] {
             c1_rows += 1;
             oi += 1;
             if c1_rows == BLOCK {
-                flush(&c1, BLOCK, &mut r2_rows);
+                flush(
+                    (&c1, BLOCK),
+                    &mut sums,
+                    (&mut r2, &mut r2_rows),
+                    (cols, wr),
+                    &sample_cols,
+                    &div_r,
+                );
                 c1_rows = 0;
             }
         }
     }
     if c1_rows > 0 {
-        flush(&c1, c1_rows, &mut r2_rows);
+        flush(
+            (&c1, c1_rows),
+            &mut sums,
+            (&mut r2, &mut r2_rows),
+            (cols, wr),
+            &sample_cols,
+            &div_r,
+        );
     }
 
-    // Pass 4 on the 64 sampled columns, then keep the 64 sampled rows.
-    let mut col_out = vec![0f32; rows * 64];
-    for j in 0..64 {
-        reference::box1d(&r2[j..], &mut col_out[j..], rows, 64, wc);
-    }
+    // Pass 4 on the 64 sampled columns, all 64 running sums side by side (one sum per column,
+    // as the reference's `box1d` down that column), keeping only the 64 sampled rows.
+    let sample_rows: Vec<usize> = (0..64).map(|i| decimate_index(i, rows, 64)).collect();
     let mut out = [[0f32; 64]; 64];
-    for (i, row) in out.iter_mut().enumerate() {
-        let src_row = decimate_index(i, rows, 64);
-        row.copy_from_slice(&col_out[src_row * 64..src_row * 64 + 64]);
+    #[inline(always)]
+    fn emit(
+        acc: &[f32; 64],
+        oi: usize,
+        (sample_rows, next): (&[usize], &mut usize),
+        div_c: &[f32],
+        out: &mut [[f32; 64]; 64],
+    ) {
+        while *next < 64 && sample_rows[*next] == oi {
+            let d = div_c[oi];
+            for (o, &a) in out[*next].iter_mut().zip(acc) {
+                *o = a / d;
+            }
+            *next += 1;
+        }
+    }
+    let row64 = |r: usize| -> &[f32; 64] { r2[r * 64..r * 64 + 64].try_into().expect("64") };
+    let mut acc = [0f32; 64];
+    let mut next = 0usize;
+    // The reference's four phases: add; add and output; add, subtract and output; subtract
+    // and output. `step_out` is the output row.
+    let (mut li, mut ri, mut step_out) = (0usize, 0usize, 0usize);
+    for _ in 0..p1 {
+        let a = row64(ri);
+        for j in 0..64 {
+            acc[j] += a[j];
+        }
+        ri += 1;
+    }
+    for _ in 0..p2 {
+        let a = row64(ri);
+        for j in 0..64 {
+            acc[j] += a[j];
+        }
+        emit(&acc, step_out, (&sample_rows, &mut next), &div_c, &mut out);
+        ri += 1;
+        step_out += 1;
+    }
+    for _ in 0..p3 {
+        let (a, b) = (row64(ri), row64(li));
+        for j in 0..64 {
+            acc[j] += a[j];
+            acc[j] -= b[j];
+        }
+        emit(&acc, step_out, (&sample_rows, &mut next), &div_c, &mut out);
+        li += 1;
+        ri += 1;
+        step_out += 1;
+    }
+    for _ in 0..p4 {
+        let b = row64(li);
+        for j in 0..64 {
+            acc[j] -= b[j];
+        }
+        emit(&acc, step_out, (&sample_rows, &mut next), &div_c, &mut out);
+        li += 1;
+        step_out += 1;
     }
     out
 }

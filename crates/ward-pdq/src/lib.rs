@@ -28,9 +28,11 @@ mod hash;
 pub mod reference;
 pub mod stages;
 pub mod vpdq;
+pub mod yuv;
 
 pub use hash::{Hash256, ParseHashError};
 use stages::MIN_HASHABLE_DIM;
+pub use yuv::Yuv420;
 
 /// A PDQ hash with its quality (0–100; the field skips hashes under 50).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -146,6 +148,7 @@ impl fast::LumaRows for Pixels<'_> {
     fn rows(&self) -> usize {
         self.height
     }
+    #[inline(always)]
     fn fill(&self, r: usize, out: &mut [f32]) {
         let w = self.width;
         if self.channels == 3 {
@@ -180,30 +183,29 @@ fn luma_tables() -> &'static [[f32; 256]; 3] {
 }
 
 /// The 16×16 DCT block and quality of an image, or `None` below the minimum size.
-fn dct(pixels: &Pixels<'_>, skip_filter_at_64: bool) -> Option<([[f32; 16]; 16], u8)> {
-    let (w, h) = (pixels.width, pixels.height);
+fn dct(src: &impl fast::LumaRows, skip_filter_at_64: bool) -> Option<([[f32; 16]; 16], u8)> {
+    let (w, h) = (src.cols(), src.rows());
     if w < MIN_HASHABLE_DIM || h < MIN_HASHABLE_DIM {
         return None;
     }
     let a = if skip_filter_at_64 && w == 64 && h == 64 {
         // The reference's single-hash entry point takes a 64×64 image as already downsampled
         // (its video path relies on it); its dihedral entry point does not.
-        let luma = pixels.luma();
         let mut a = [[0f32; 64]; 64];
-        for (row, src) in a.iter_mut().zip(luma.chunks_exact(64)) {
-            row.copy_from_slice(src);
+        for (r, row) in a.iter_mut().enumerate() {
+            src.fill(r, row);
         }
         a
     } else {
-        fast::downsample(pixels)
+        fast::downsample(src)
     };
     let q = stages::quality(&a);
     Some((stages::dct64_to_16(&a), q))
 }
 
-/// PDQ of an image, as the reference's `pdqHash256FromFloatLuma`.
-pub fn pdq(pixels: &Pixels<'_>) -> Pdq {
-    match dct(pixels, true) {
+/// The hash and quality of a DCT block; the zero hash of quality 0 for `None`.
+fn from_dct(d: Option<([[f32; 16]; 16], u8)>) -> Pdq {
+    match d {
         Some((b, quality)) => Pdq {
             hash: stages::bits(&b),
             quality,
@@ -213,6 +215,17 @@ pub fn pdq(pixels: &Pixels<'_>) -> Pdq {
             quality: 0,
         },
     }
+}
+
+/// PDQ of an image, as the reference's `pdqHash256FromFloatLuma`.
+pub fn pdq(pixels: &Pixels<'_>) -> Pdq {
+    from_dct(dct(pixels, true))
+}
+
+/// PDQ of a 4:2:0 video frame, equal bit for bit to [`pdq`] of the RGB24 that libswscale's
+/// x86 unscaled converter makes of it (see [`mod@yuv`]).
+pub fn pdq_yuv420(frame: &Yuv420<'_>) -> Pdq {
+    from_dct(dct(frame, true))
 }
 
 /// The eight dihedral hashes, as the reference's `pdqDihedralHash256esFromFloatLuma`.

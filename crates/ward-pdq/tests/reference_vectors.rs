@@ -179,6 +179,16 @@ fn fast_downsample_equals_reference() {
         let fast = fast::downsample(&px);
         let slow = reference::downsample(&mut px.luma(), h, w);
         assert!(fast == slow, "{w}x{h}");
+        // The baseline build of the same code (the other CPUs' path, where this one runs
+        // the AVX2 build).
+        assert!(fast::downsample_portable(&px) == slow, "{w}x{h} portable");
+        // And from 4:2:0 planes of the same size, against the reference on their RGB.
+        let planes = &rgb[..ward_pdq::Yuv420::frame_len(w, h).unwrap()];
+        let frame = ward_pdq::Yuv420::new(planes, w, h).unwrap();
+        let as_rgb = frame.to_rgb();
+        let px = Pixels::rgb(&as_rgb, w, h).unwrap();
+        let slow = reference::downsample(&mut px.luma(), h, w);
+        assert!(fast::downsample(&frame) == slow, "{w}x{h} yuv420");
     }
 }
 
