@@ -102,7 +102,7 @@ fn box_sums<const K: usize>(input: &[f32], sums: &mut [f32], cols: usize, window
 /// adds and subtractions on the same values in the same order per row, a quarter of the
 /// instructions.
 #[inline(always)]
-fn box_sums_block(input: &[f32], sums: &mut [f32], cols: usize, window: usize) {
+fn box_sums_block(input: &[f32], cols: usize, window: usize) -> Vec<[f32; BLOCK]> {
     let mut t = vec![[0f32; BLOCK]; cols];
     for (k, row) in input.chunks_exact(cols).take(BLOCK).enumerate() {
         for (tx, &v) in t.iter_mut().zip(row) {
@@ -146,22 +146,55 @@ fn box_sums_block(input: &[f32], sums: &mut [f32], cols: usize, window: usize) {
         li += 1;
         oi += 1;
     }
-    for (k, row) in sums.chunks_exact_mut(cols).take(BLOCK).enumerate() {
-        for (v, ox) in row.iter_mut().zip(&o) {
-            *v = ox[k];
-        }
-    }
+    o
 }
 
-/// Running sums for `n <= BLOCK` rows, a whole block at once where possible.
+/// Pass 1 or 3 on `n <= BLOCK` rows of `input`: `out(k, i, value)` receives the filtered
+/// value (the running sum divided by its count, as the reference's `box1d`) of row `k` at
+/// column `wanted[i]` (`None`: every column, `i` being the column).
 #[inline(always)]
-fn box_sums_rows(input: &[f32], sums: &mut [f32], n: usize, cols: usize, window: usize) {
+fn box_rows(
+    input: &[f32],
+    n: usize,
+    (cols, window): (usize, usize),
+    div: &[f32],
+    wanted: Option<&[usize]>,
+    mut out: impl FnMut(usize, usize, f32),
+) {
     if n == BLOCK {
-        box_sums_block(input, sums, cols, window);
+        let o = box_sums_block(input, cols, window);
+        match wanted {
+            None => {
+                for k in 0..BLOCK {
+                    for (j, (ox, d)) in o.iter().zip(div).enumerate() {
+                        out(k, j, ox[k] / d);
+                    }
+                }
+            }
+            Some(js) => {
+                for k in 0..BLOCK {
+                    for (i, &j) in js.iter().enumerate() {
+                        out(k, i, o[j][k] / div[j]);
+                    }
+                }
+            }
+        }
     } else {
+        let mut sums = vec![0f32; cols];
         for k in 0..n {
-            let r = k * cols..(k + 1) * cols;
-            box_sums::<1>(&input[r.clone()], &mut sums[r], cols, window);
+            box_sums::<1>(&input[k * cols..(k + 1) * cols], &mut sums, cols, window);
+            match wanted {
+                None => {
+                    for (j, (v, d)) in sums.iter().zip(div).enumerate() {
+                        out(k, j, v / d);
+                    }
+                }
+                Some(js) => {
+                    for (i, &j) in js.iter().enumerate() {
+                        out(k, i, sums[j] / div[j]);
+                    }
+                }
+            }
         }
     }
 }
@@ -226,12 +259,9 @@ fn downsample_body(src: &impl LumaRows) -> [[f32; 64]; 64] {
         }
         let slot = (*produced % cap) * cols;
         let out = &mut ring[slot..slot + n * cols];
-        box_sums_rows(luma, out, n, cols, wr);
-        for row in out.chunks_exact_mut(cols) {
-            for (v, d) in row.iter_mut().zip(div_r) {
-                *v /= d;
-            }
-        }
+        box_rows(luma, n, (cols, wr), div_r, None, |k, j, v| {
+            out[k * cols + j] = v
+        });
         *produced += n;
     }
 
@@ -239,26 +269,20 @@ fn downsample_body(src: &impl LumaRows) -> [[f32; 64]; 64] {
     let mut acc = vec![0f32; cols];
     let mut c1 = vec![0f32; BLOCK * cols];
     let mut c1_rows = 0usize;
-    let mut sums = vec![0f32; BLOCK * cols];
     let mut r2 = vec![0f32; rows * 64];
     let mut r2_rows = 0usize;
     #[inline(always)]
     fn flush(
         (c1, n): (&[f32], usize),
-        sums: &mut [f32],
         (r2, r2_rows): (&mut [f32], &mut usize),
         (cols, wr): (usize, usize),
         sample_cols: &[usize],
         div_r: &[f32],
     ) {
-        box_sums_rows(c1, sums, n, cols, wr);
-        for k in 0..n {
-            let row = &sums[k * cols..(k + 1) * cols];
-            let dst = &mut r2[(*r2_rows + k) * 64..(*r2_rows + k + 1) * 64];
-            for (d, &j) in dst.iter_mut().zip(sample_cols) {
-                *d = row[j] / div_r[j];
-            }
-        }
+        let base = *r2_rows * 64;
+        box_rows(c1, n, (cols, wr), div_r, Some(sample_cols), |k, i, v| {
+            r2[base + k * 64 + i] = v
+        });
         *r2_rows += n;
     }
 
@@ -304,7 +328,6 @@ fn downsample_body(src: &impl LumaRows) -> [[f32; 64]; 64] {
             if c1_rows == BLOCK {
                 flush(
                     (&c1, BLOCK),
-                    &mut sums,
                     (&mut r2, &mut r2_rows),
                     (cols, wr),
                     &sample_cols,
@@ -317,7 +340,6 @@ fn downsample_body(src: &impl LumaRows) -> [[f32; 64]; 64] {
     if c1_rows > 0 {
         flush(
             (&c1, c1_rows),
-            &mut sums,
             (&mut r2, &mut r2_rows),
             (cols, wr),
             &sample_cols,
