@@ -174,7 +174,8 @@ fn box_rows(
             Some(js) => {
                 for k in 0..BLOCK {
                     for (i, &j) in js.iter().enumerate() {
-                        out(k, i, o[j][k] / div[j]);
+                        let (ox, d) = (&o[j], div[j]);
+                        out(k, i, ox[k] / d);
                     }
                 }
             }

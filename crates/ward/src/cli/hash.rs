@@ -118,20 +118,39 @@ pub fn run(args: HashArgs) -> anyhow::Result<ExitCode> {
     // Chunks keep the output in input order while every core works on a chunk. A video's
     // frames are hashed on the same pool, so a lone video still uses every core.
     for chunk in files.chunks(256) {
-        let results: Vec<_> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|f| {
-                    let r = match f {
+        // Largest files first, each core taking the next as it frees up, so that a long video
+        // does not start last and leave the other cores idle while it finishes.
+        let mut order: Vec<(u64, usize)> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let size = f.as_ref().ok().and_then(|p| std::fs::metadata(p).ok());
+                (size.map_or(0, |m| m.len()), i)
+            })
+            .collect();
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        let done: Vec<(usize, Result<_, String>)> = pool.install(|| {
+            order
+                .into_iter()
+                .par_bridge()
+                .map(|(_, i)| {
+                    let r = match &chunk[i] {
                         Ok(path) => {
                             hash_one(path, &opts, &video, args.regions).map_err(|e| e.to_string())
                         }
                         Err((_, e)) => Err(e.clone()),
                     };
                     progress.inc();
-                    r
+                    (i, r)
                 })
                 .collect()
+        });
+        let mut results: Vec<Option<Result<_, String>>> = (0..chunk.len()).map(|_| None).collect();
+        for (i, r) in done {
+            results[i] = Some(r);
+        }
+        let results = results.into_iter().map(|r| {
+            r.unwrap_or_else(|| Err("internal error: the file was not hashed".to_owned()))
         });
         for (f, r) in chunk.iter().zip(results) {
             let path = match f {
