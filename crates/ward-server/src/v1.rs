@@ -210,8 +210,7 @@ pub(crate) async fn bank_add_media(
     let n = name.clone();
     let (outcome, nd, ids) = state
         .write(move |s| {
-            let o = s.import(&n, &entries, &actor)?;
-            let nd = s.add_derived(&n, &derived, &actor)?;
+            let (o, nd) = s.import_with_derived(&n, &entries, &derived, &actor)?;
             let mut ids = Vec::new();
             for e in &entries {
                 if let Some(id) = s.entry_id_of(&n, e.signal_type, &e.value)? {

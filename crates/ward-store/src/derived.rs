@@ -65,49 +65,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = bump_seq(&tx)?;
-        let mut added = 0;
-        let mut entries = Vec::new();
-        {
-            let mut find = tx.prepare(
-                "SELECT id FROM entries WHERE signal_type = ?1 AND value = ?2 AND bank_id = ?3",
-            )?;
-            let mut ins = tx.prepare(
-                "INSERT OR IGNORE INTO derived_signals (entry_id, name, value, quality, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (signal_type, value, derived) in items {
-                let entry: i64 = find
-                    .query_row(params![signal_type, value, bank_id], |r| r.get(0))
-                    .optional()?
-                    .ok_or_else(|| {
-                        StoreError::Invalid(format!(
-                            "bank {bank} has no {signal_type} entry with that value"
-                        ))
-                    })?;
-                let mut n = 0;
-                for d in derived {
-                    if d.value.len() != 32 {
-                        return Err(StoreError::Invalid(format!(
-                            "derived signal {} must be 32 bytes, not {}",
-                            d.name,
-                            d.value.len()
-                        )));
-                    }
-                    n += ins.execute(params![entry, d.name, d.value, d.quality, seq])? as u64;
-                }
-                if n > 0 {
-                    entries.push(entry);
-                }
-                added += n;
-            }
-        }
-        audit::append(
-            &tx,
-            actor,
-            "entry.derived",
-            &format!("bank:{bank}"),
-            &serde_json::json!({"entries": entries, "added": added}),
-        )?;
+        let added = insert_derived(&tx, (bank, bank_id), seq, items, actor)?;
         tx.commit()?;
         Ok(added)
     }
@@ -218,4 +176,62 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Inserts derived signals inside the caller's transaction (change sequence `seq`), with
+/// the audit record; nothing when `items` holds none.
+pub(crate) fn insert_derived(
+    tx: &rusqlite::Transaction<'_>,
+    (bank, bank_id): (&str, i64),
+    seq: i64,
+    items: &[(&str, Vec<u8>, Vec<NewDerived>)],
+    actor: &str,
+) -> Result<u64, StoreError> {
+    if items.iter().all(|(_, _, d)| d.is_empty()) {
+        return Ok(0);
+    }
+    let mut added = 0;
+    let mut entries = Vec::new();
+    {
+        let mut find = tx.prepare(
+            "SELECT id FROM entries WHERE signal_type = ?1 AND value = ?2 AND bank_id = ?3",
+        )?;
+        let mut ins = tx.prepare(
+            "INSERT OR IGNORE INTO derived_signals (entry_id, name, value, quality, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (signal_type, value, derived) in items {
+            let entry: i64 = find
+                .query_row(params![signal_type, value, bank_id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "bank {bank} has no {signal_type} entry with that value"
+                    ))
+                })?;
+            let mut n = 0;
+            for d in derived {
+                if d.value.len() != 32 {
+                    return Err(StoreError::Invalid(format!(
+                        "derived signal {} must be 32 bytes, not {}",
+                        d.name,
+                        d.value.len()
+                    )));
+                }
+                n += ins.execute(params![entry, d.name, d.value, d.quality, seq])? as u64;
+            }
+            if n > 0 {
+                entries.push(entry);
+            }
+            added += n;
+        }
+    }
+    audit::append(
+        tx,
+        actor,
+        "entry.derived",
+        &format!("bank:{bank}"),
+        &serde_json::json!({"entries": entries, "added": added}),
+    )?;
+    Ok(added)
 }

@@ -336,6 +336,21 @@ impl Store {
         entries: &[NewEntry],
         actor: &str,
     ) -> Result<ImportOutcome, StoreError> {
+        self.import_with_derived(bank, entries, &[], actor)
+            .map(|(o, _)| o)
+    }
+
+    /// [`Store::import`] and [`Store::add_derived`] in one transaction: the entries and the
+    /// derived hashes made from their media land together or not at all, so a failure
+    /// never leaves entries without the derived hashes they were added with. Returns the
+    /// import's outcome and how many derived hashes were added.
+    pub fn import_with_derived(
+        &mut self,
+        bank: &str,
+        entries: &[NewEntry],
+        derived: &[(&str, Vec<u8>, Vec<NewDerived>)],
+        actor: &str,
+    ) -> Result<(ImportOutcome, u64), StoreError> {
         let bank_id = self.bank(bank)?.id;
         for e in entries {
             e.labels.iter().try_for_each(|l| validate_label(l))?;
@@ -390,8 +405,9 @@ impl Store {
                 "already_present": outcome.already_present,
             }),
         )?;
+        let added_derived = derived::insert_derived(&tx, (bank, bank_id), seq, derived, actor)?;
         tx.commit()?;
-        Ok(outcome)
+        Ok((outcome, added_derived))
     }
 
     /// Visits every entry of a bank in id order (for export).

@@ -1,7 +1,7 @@
 //! The store's contract, written as functions over a `Store` so that the PostgreSQL backend
 //! (a later issue) runs the same suite.
 
-use ward_store::{NewBank, NewEntry, Policy, Store, StoreError};
+use ward_store::{NewBank, NewDerived, NewEntry, Policy, Store, StoreError};
 
 fn bank(name: &str) -> NewBank {
     NewBank {
@@ -117,5 +117,52 @@ mod sqlite {
             "{err}"
         );
         assert!(err.to_string().contains("upgrade ward"));
+    }
+
+    /// Entries and their derived hashes land together: a bad derived hash leaves the bank as
+    /// it was, a good batch stores both.
+    #[test]
+    fn entries_and_derived_hashes_are_one_transaction() {
+        let mut s = Store::in_memory().unwrap();
+        s.create_bank(&bank("media"), "t").unwrap();
+        let count = |s: &Store| {
+            let mut n = 0;
+            s.for_each_entry("media", |_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+            n
+        };
+        let derived = |len: usize| NewDerived {
+            name: "crop-5-centre".into(),
+            value: vec![7; len],
+            quality: 90,
+        };
+        let entries = [entry(1), entry(2)];
+        let bad = [("pdq", vec![2u8; 32], vec![derived(31)])];
+        assert!(matches!(
+            s.import_with_derived("media", &entries, &bad, "t"),
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(count(&s), 0, "nothing of a failed import is kept");
+        let orphan = [("pdq", vec![9u8; 32], vec![derived(32)])];
+        assert!(s
+            .import_with_derived("media", &entries, &orphan, "t")
+            .is_err());
+        assert_eq!(count(&s), 0);
+        let good = [("pdq", vec![2u8; 32], vec![derived(32)])];
+        let (o, nd) = s
+            .import_with_derived("media", &entries, &good, "t")
+            .unwrap();
+        assert_eq!((o.added, nd), (2, 1));
+        let mut ids = Vec::new();
+        s.for_each_entry("media", |e| {
+            ids.push((e.id, e.value.clone()));
+            Ok(())
+        })
+        .unwrap();
+        let with = ids.iter().find(|(_, v)| v == &vec![2u8; 32]).unwrap().0;
+        assert_eq!(s.derived_of(with).unwrap().len(), 1);
     }
 }

@@ -325,8 +325,8 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
             if failed {
                 anyhow::bail!("nothing was added: fix or remove the files above and run again");
             }
-            let o = store.import(&name, &entries, &actor())?;
-            let nd = store.add_derived(&name, &derived, &actor())?;
+            // Entries and their derived hashes in one transaction: all or nothing.
+            let (o, nd) = store.import_with_derived(&name, &entries, &derived, &actor())?;
             println!(
                 "added {} entries to {name} ({} already present; {low_quality} files without PDQ; {nd} derived hashes)",
                 o.added, o.already_present
