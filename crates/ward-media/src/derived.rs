@@ -12,7 +12,10 @@
 //! - `crop-P-centre` (P = 2, 5, 10, 15): P % of the width cut from each side, and P % of the
 //!   height from the top and bottom (the centre `100 - 2P` %);
 //! - `crop-10-tl`, `-tr`, `-bl`, `-br`: 10 % of each dimension cut from the two sides away
-//!   from that corner (the 90 % × 90 % at the corner);
+//!   from that corner (the 90 % × 90 % at the corner), and `crop-XxY-tl` … for the other
+//!   combinations of X, Y in {8, 10, 12} (X % of the width, Y % of the height): a re-upload
+//!   anchored in a corner is seldom cut by the same share both ways, and a cut 1.5 % off is
+//!   already past the derived threshold;
 //! - `rotate+A`, `rotate-A` (A = 2, 3, 5 degrees; + is counter-clockwise): rotated about the
 //!   centre (bilinear) and cropped to the largest centred rectangle of the image's aspect
 //!   ratio inside the rotated picture (no fill colour);
@@ -37,7 +40,7 @@ enum Op {
     RotateFill(f64),
 }
 
-const KINDS: [(&str, Op); 24] = [
+const KINDS: [(&str, Op); 56] = [
     ("crop-2-centre", Op::Crop(0.02, 0.02, 0.98, 0.98)),
     ("crop-5-centre", Op::Crop(0.05, 0.05, 0.95, 0.95)),
     ("crop-10-centre", Op::Crop(0.10, 0.10, 0.90, 0.90)),
@@ -62,6 +65,41 @@ const KINDS: [(&str, Op); 24] = [
     ("rotate-4-fill", Op::RotateFill(-4.0)),
     ("rotate+5-fill", Op::RotateFill(5.0)),
     ("rotate-5-fill", Op::RotateFill(-5.0)),
+    // Corner crops around 10 %: each side cut by 8, 10 or 12 %, independently (crop-10-tl
+    // and the others above are 10 × 10), because PDQ drifts past the derived threshold
+    // about 1.5 % off the cut.
+    ("crop-8x8-tl", Op::Crop(0.0, 0.0, 0.92, 0.92)),
+    ("crop-8x8-tr", Op::Crop(0.08, 0.0, 1.0, 0.92)),
+    ("crop-8x8-bl", Op::Crop(0.0, 0.08, 0.92, 1.0)),
+    ("crop-8x8-br", Op::Crop(0.08, 0.08, 1.0, 1.0)),
+    ("crop-8x10-tl", Op::Crop(0.0, 0.0, 0.92, 0.9)),
+    ("crop-8x10-tr", Op::Crop(0.08, 0.0, 1.0, 0.9)),
+    ("crop-8x10-bl", Op::Crop(0.0, 0.1, 0.92, 1.0)),
+    ("crop-8x10-br", Op::Crop(0.08, 0.1, 1.0, 1.0)),
+    ("crop-8x12-tl", Op::Crop(0.0, 0.0, 0.92, 0.88)),
+    ("crop-8x12-tr", Op::Crop(0.08, 0.0, 1.0, 0.88)),
+    ("crop-8x12-bl", Op::Crop(0.0, 0.12, 0.92, 1.0)),
+    ("crop-8x12-br", Op::Crop(0.08, 0.12, 1.0, 1.0)),
+    ("crop-10x8-tl", Op::Crop(0.0, 0.0, 0.9, 0.92)),
+    ("crop-10x8-tr", Op::Crop(0.1, 0.0, 1.0, 0.92)),
+    ("crop-10x8-bl", Op::Crop(0.0, 0.08, 0.9, 1.0)),
+    ("crop-10x8-br", Op::Crop(0.1, 0.08, 1.0, 1.0)),
+    ("crop-10x12-tl", Op::Crop(0.0, 0.0, 0.9, 0.88)),
+    ("crop-10x12-tr", Op::Crop(0.1, 0.0, 1.0, 0.88)),
+    ("crop-10x12-bl", Op::Crop(0.0, 0.12, 0.9, 1.0)),
+    ("crop-10x12-br", Op::Crop(0.1, 0.12, 1.0, 1.0)),
+    ("crop-12x8-tl", Op::Crop(0.0, 0.0, 0.88, 0.92)),
+    ("crop-12x8-tr", Op::Crop(0.12, 0.0, 1.0, 0.92)),
+    ("crop-12x8-bl", Op::Crop(0.0, 0.08, 0.88, 1.0)),
+    ("crop-12x8-br", Op::Crop(0.12, 0.08, 1.0, 1.0)),
+    ("crop-12x10-tl", Op::Crop(0.0, 0.0, 0.88, 0.9)),
+    ("crop-12x10-tr", Op::Crop(0.12, 0.0, 1.0, 0.9)),
+    ("crop-12x10-bl", Op::Crop(0.0, 0.1, 0.88, 1.0)),
+    ("crop-12x10-br", Op::Crop(0.12, 0.1, 1.0, 1.0)),
+    ("crop-12x12-tl", Op::Crop(0.0, 0.0, 0.88, 0.88)),
+    ("crop-12x12-tr", Op::Crop(0.12, 0.0, 1.0, 0.88)),
+    ("crop-12x12-bl", Op::Crop(0.0, 0.12, 0.88, 1.0)),
+    ("crop-12x12-br", Op::Crop(0.12, 0.12, 1.0, 1.0)),
 ];
 
 impl DerivedKind {

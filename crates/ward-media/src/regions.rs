@@ -27,7 +27,11 @@
 //!   (a picture flush with the image's edges is the other detectors' case), covering 20–95 %
 //!   of the image, whose
 //!   surroundings are mostly flat (the UI of a post or a browser: flat colour with text),
-//!   found on a downscaled luma plane and refined at full resolution.
+//!   found on a downscaled luma plane and refined at full resolution. When that finds
+//!   nothing, a page of one colour is tried: two opposite edges of the image that colour,
+//!   and the picture the longest band of lines mostly off it with page-coloured lines on both
+//!   sides, cut to the lines across that cover it densely (a phone app's post, where the
+//!   photo spans the whole width; a page with a sidebar and toolbars).
 
 pub use crate::letterbox::Rect;
 use ward_pdq::{Hash256, Pixels};
@@ -709,11 +713,149 @@ pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions)
         push(RegionKind::CaptionBand, b);
     }
     if opts.inner_region {
-        if let Some(b) = inner_region(img, opts) {
+        if let Some(b) = inner_region(img, opts).or_else(|| page_region(img, opts)) {
             push(RegionKind::InnerRegion, b);
         }
     }
     out
+}
+
+/// The picture of a screenshot whose page is one colour: two opposite edges of the image are
+/// that colour (up to JPEG noise), and the picture is the longest run of lines across the
+/// page mostly off it, bounded on both sides by lines mostly on it (UI text is sparse), then
+/// cut to the columns (or rows) that run covers densely. A phone app's post (the photo at
+/// full width between a header and buttons) and a page with a sidebar are found this way;
+/// a natural photo seldom has two uniform opposite edges, and then must also show a dense
+/// block with a sharp step to that colour on both sides.
+fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
+    let (w, h) = (img.w, img.h);
+    let full = Bounds {
+        x0: 0,
+        y0: 0,
+        x1: w,
+        y1: h,
+    };
+    let tol = opts.tolerance;
+    // A page edge: 90 % of the line within the tolerance of its median colour.
+    let edge = |side: Side| -> Option<[u8; 3]> {
+        let c = median_colour(line(img, full, side, 0))?;
+        (stats(line(img, full, side, 0), c, tol).on >= 0.9).then_some(c)
+    };
+    let pair = |a: Side, b: Side| -> Option<[u8; 3]> {
+        let (ca, cb) = (edge(a)?, edge(b)?);
+        (dev(ca, cb) <= tol).then_some(ca)
+    };
+    let rows_first = pair(Side::Top, Side::Bottom);
+    let cols_first = pair(Side::Left, Side::Right);
+    if rows_first.is_none() && cols_first.is_none() {
+        return None;
+    }
+    let page = rows_first.or(cols_first)?;
+    // Off-page mask, row-major.
+    let off: Vec<bool> = img
+        .rgb
+        .chunks_exact(3)
+        .map(|p| dev([p[0], p[1], p[2]], page) > tol)
+        .collect();
+    let try_axis = |transposed: bool| -> Option<Bounds> {
+        // Along `n` lines of `m` pixels each; `at(i, j)`: pixel `j` of line `i` is off the page.
+        let (n, m) = if transposed { (w, h) } else { (h, w) };
+        let at = |i: usize, j: usize| {
+            if transposed {
+                off[j * w + i]
+            } else {
+                off[i * w + j]
+            }
+        };
+        let share_of =
+            |lines: std::ops::Range<usize>, across: std::ops::Range<usize>, line: bool| {
+                let len = across.len().max(1) as f64;
+                lines
+                    .map(|i| {
+                        let k = across.clone();
+                        let c = if line {
+                            k.filter(|&j| at(i, j)).count()
+                        } else {
+                            k.filter(|&j| at(j, i)).count()
+                        };
+                        c as f64 / len
+                    })
+                    .collect::<Vec<f64>>()
+            };
+        let share = share_of(0..n, 0..m, true);
+        let (i0, i1) = dense_run(&share, (n / 100).max(2))?;
+        // Bounded on both sides by lines mostly on the page, a few lines out.
+        let quiet = |r: std::ops::Range<usize>| r.clone().all(|i| share[i] < 0.3);
+        if i1 - i0 < n / 5 || i0 < 3 || i1 + 3 > n || !quiet(i0 - 3..i0) || !quiet(i1..i1 + 3) {
+            return None;
+        }
+        // Across: the dense run of the other lines over that band, then the band again over
+        // those (a toolbar across the whole page then no longer counts).
+        let cover = share_of(0..m, i0..i1, false);
+        let (j0, j1) = dense_run(&cover, (m / 100).max(2))?;
+        let again = share_of(0..n, j0..j1, true);
+        let (i0, i1) = dense_run(&again, (n / 100).max(2))?;
+        let inside: f64 = again[i0..i1].iter().sum::<f64>() / (i1 - i0) as f64;
+        if j1 - j0 < m / 5 || i1 - i0 < n / 5 || inside < 0.75 {
+            return None;
+        }
+        Some(if transposed {
+            Bounds {
+                x0: i0,
+                y0: j0,
+                x1: i1,
+                y1: j1,
+            }
+        } else {
+            Bounds {
+                x0: j0,
+                y0: i0,
+                x1: j1,
+                y1: i1,
+            }
+        })
+    };
+    let found = rows_first.and_then(|_| try_axis(false)).or_else(|| {
+        cols_first
+            .filter(|&c| dev(c, page) <= tol)
+            .and_then(|_| try_axis(true))
+    })?;
+    let area = ((found.x1 - found.x0) * (found.y1 - found.y0)) as f64 / (w * h) as f64;
+    (area >= opts.min_inner_area && area <= 0.95).then_some(found)
+}
+
+/// The longest run of lines at least half off the page (gaps of up to `gap` lines bridged),
+/// widened over its neighbours that are still at least 30 % off (a picture's edge lines,
+/// softened by JPEG or lighter than its middle).
+fn dense_run(share: &[f64], gap: usize) -> Option<(usize, usize)> {
+    let (mut a, mut b) = longest_dense_run(share, 0.5, gap)?;
+    while a > 0 && share[a - 1] >= 0.3 {
+        a -= 1;
+    }
+    while b < share.len() && share[b] >= 0.3 {
+        b += 1;
+    }
+    Some((a, b))
+}
+
+/// The longest run of `share >= min`, gaps of up to `gap` lines below it bridged.
+fn longest_dense_run(share: &[f64], min: f64, gap: usize) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut cur: Option<(usize, usize)> = None;
+    for (i, &s) in share.iter().enumerate() {
+        if s < min {
+            continue;
+        }
+        cur = match cur {
+            Some((a, b)) if i - b <= gap => Some((a, i + 1)),
+            _ => Some((i, i + 1)),
+        };
+        let (a, b) = cur?;
+        if best.is_none_or(|(x, y)| b - a > y - x) {
+            best = Some((a, b));
+        }
+    }
+    best
 }
 
 /// Copies a rectangle out of a packed RGB image.

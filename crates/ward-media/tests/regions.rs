@@ -152,6 +152,19 @@ fn inner_region_finds_the_photo_in_a_screenshot() {
     check(&e, &src, RegionKind::InnerRegion, rect(x, y, w, h), 3);
 }
 
+/// A phone app's post: the picture at full width between a header and buttons on a white or
+/// black page (the four-edge detector sees no edges at its sides).
+#[test]
+fn inner_region_finds_the_photo_in_a_phone_post() {
+    let src = edits::bridge();
+    let (w, h) = src.dimensions();
+    for dark in [false, true] {
+        let (post, top) = edits::phone_post(&src, dark);
+        let e = edits::jpeg(&post, 85);
+        check(&e, &src, RegionKind::InnerRegion, rect(0, top, w, h), 3);
+    }
+}
+
 #[test]
 fn dihedrals_are_candidates() {
     let src = edits::bridge();

@@ -107,6 +107,50 @@ pub fn screenshot(img: &RgbImage) -> (RgbImage, (u32, u32)) {
     (out, (x, y))
 }
 
+/// The picture as a post in a phone app: status bar and header (name, a round avatar) above
+/// it on the page colour, the picture at full width, then action icons, caption text and a
+/// navigation bar. Light (white page) or dark (black page). Returns the top of the picture.
+pub fn phone_post(img: &RgbImage, dark: bool) -> (RgbImage, u32) {
+    let (w, h) = img.dimensions();
+    let (page, ink) = if dark {
+        ([0, 0, 0], [240, 240, 240])
+    } else {
+        ([255, 255, 255], [20, 20, 20])
+    };
+    let top = h / 4;
+    let mut out = RgbImage::from_pixel(w, top + h + h * 3 / 4, Rgb(page));
+    let ch = out.height();
+    text(&mut out, w / 30, 6, w / 5, 8, 1, ink);
+    // Avatar: a filled circle, then the account name beside it.
+    let (cx, cy, r) = (w / 12, top / 2 + 4, top / 4);
+    for y in cy - r..cy + r {
+        for x in cx.saturating_sub(r)..cx + r {
+            let (dx, dy) = (x as i64 - cx as i64, y as i64 - cy as i64);
+            if dx * dx + dy * dy <= (r * r) as i64 {
+                out.put_pixel(x, y, Rgb([220, 80, 60]));
+            }
+        }
+    }
+    text(&mut out, cx + 2 * r, cy - 8, w / 3, 10, 1, ink);
+    imageops::replace(&mut out, img, 0, i64::from(top));
+    // Icons (outlined squares), caption lines, the navigation bar's line and icons.
+    let y = top + h + 16;
+    for i in 0..4u32 {
+        let x0 = 12 + i * 40;
+        for k in 0..24 {
+            for (xx, yy) in [(x0 + k, y), (x0 + k, y + 23), (x0, y + k), (x0 + 23, y + k)] {
+                out.put_pixel(xx, yy, Rgb(ink));
+            }
+        }
+    }
+    text(&mut out, 12, y + 44, w * 9 / 10, 10, 3, ink);
+    for x in 0..w {
+        out.put_pixel(x, ch - 40, Rgb([140, 140, 140]));
+    }
+    text(&mut out, w / 10, ch - 28, w * 8 / 10, 14, 1, ink);
+    (out, top)
+}
+
 /// Mirror (left-right).
 pub fn mirror(img: &RgbImage) -> RgbImage {
     imageops::flip_horizontal(img)
