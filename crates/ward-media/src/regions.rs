@@ -783,7 +783,7 @@ fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
                     .collect::<Vec<f64>>()
             };
         let share = share_of(0..n, 0..m, true);
-        let (i0, i1) = dense_run(&share, (n / 100).max(2))?;
+        let (i0, i1) = dense_run(&share, (n / 100).max(2), 0.3)?;
         // Bounded on both sides by lines mostly on the page, a few lines out.
         let quiet = |r: std::ops::Range<usize>| r.clone().all(|i| share[i] < 0.3);
         if i1 - i0 < n / 5 || i0 < 3 || i1 + 3 > n || !quiet(i0 - 3..i0) || !quiet(i1..i1 + 3) {
@@ -791,12 +791,15 @@ fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
         }
         // Across: the dense run of the other lines over that band, then the band again over
         // those (a toolbar across the whole page then no longer counts).
+        // Across the band, a picture's light parts (a sky, a white wall) are still not the
+        // page: the band's lines are widened, across and then along, until one is
+        // practically all page.
         let cover = share_of(0..m, i0..i1, false);
-        let (j0, j1) = dense_run(&cover, (m / 100).max(2))?;
+        let (j0, j1) = dense_run(&cover, (m / 100).max(2), 0.02)?;
         let again = share_of(0..n, j0..j1, true);
-        let (i0, i1) = dense_run(&again, (n / 100).max(2))?;
+        let (i0, i1) = dense_run(&again, (n / 100).max(2), 0.02)?;
         let inside: f64 = again[i0..i1].iter().sum::<f64>() / (i1 - i0) as f64;
-        if j1 - j0 < m / 5 || i1 - i0 < n / 5 || inside < 0.75 {
+        if j1 - j0 < m / 5 || i1 - i0 < n / 5 || inside < 0.6 {
             return None;
         }
         Some(if transposed {
@@ -825,14 +828,14 @@ fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
 }
 
 /// The longest run of lines at least half off the page (gaps of up to `gap` lines bridged),
-/// widened over its neighbours that are still at least 30 % off (a picture's edge lines,
-/// softened by JPEG or lighter than its middle).
-fn dense_run(share: &[f64], gap: usize) -> Option<(usize, usize)> {
+/// widened over its neighbours that are still at least `extend` off (a picture's edge
+/// lines, softened by JPEG or lighter than its middle).
+fn dense_run(share: &[f64], gap: usize, extend: f64) -> Option<(usize, usize)> {
     let (mut a, mut b) = longest_dense_run(share, 0.5, gap)?;
-    while a > 0 && share[a - 1] >= 0.3 {
+    while a > 0 && share[a - 1] >= extend {
         a -= 1;
     }
-    while b < share.len() && share[b] >= 0.3 {
+    while b < share.len() && share[b] >= extend {
         b += 1;
     }
     Some((a, b))
