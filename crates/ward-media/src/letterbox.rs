@@ -87,6 +87,10 @@ impl Default for LetterboxOptions {
 pub struct CroppedVpdq {
     /// The content rectangle, in the coordinates of the decoded frame.
     pub content: Rect,
+    /// What found it: `trim-letterbox` (black bars), or the image detector that found the
+    /// same rectangle on most sampled frames (`trim-border`, `caption-band`,
+    /// `inner-region`).
+    pub via: &'static str,
     /// One PDQ hash per sampled frame of the content, with the same frame numbers and
     /// timestamps as the plain hashes.
     pub vpdq: Vec<ward_pdq::vpdq::VpdqFrame>,

@@ -261,12 +261,14 @@ pub fn hash_video_file(path: &Path, opts: &VideoOptions) -> Result<VideoSignals,
         .then(|| Samples::new(sw, sh, opts.frame_memory));
     let vpdq = decode_and_hash(&source, &info, opts, deadline, None, samples.as_mut())?;
     let found = samples.and_then(|s| s.detect(&opts.letterbox));
-    let content = found.and_then(|r| {
+    let content = found.and_then(|(r, via)| {
         scale_rect_inward(r, (sw, sh), (info.width, info.height), opts.letterbox.align)
+            .map(|r| (r, via))
     });
     let vpdq_cropped = match content {
-        Some(content) => Some(CroppedVpdq {
+        Some((content, via)) => Some(CroppedVpdq {
             content,
+            via,
             vpdq: decode_and_hash(&source, &info, opts, deadline, Some(content), None)?,
         }),
         None => None,
@@ -759,6 +761,11 @@ fn scale_rect_inward(r: Rect, from: (u32, u32), to: (u32, u32), align: u32) -> O
     })
 }
 
+/// Whether `a` lies within `b`.
+fn inside(a: Rect, b: Rect) -> bool {
+    a.x >= b.x && a.y >= b.y && a.x + a.width <= b.x + b.width && a.y + a.height <= b.y + b.height
+}
+
 /// A few of the frames a pass hashes, spread over the video without knowing its length:
 /// every `stride`-th, and when twice `keep` are held, every other one is dropped and the
 /// stride doubles. At most `2 × keep` frames are held (fewer for large frames).
@@ -803,9 +810,82 @@ impl Samples {
         }
     }
 
-    fn detect(&self, opts: &LetterboxOptions) -> Option<Rect> {
+    /// The content rectangle of the sampled frames and what found it: black bars first,
+    /// then a rectangle that the image detectors (borders of any colour, a caption band,
+    /// the picture inside a phone or page frame) find on most of the frames alike, the
+    /// layout of an edit being fixed while the picture moves.
+    fn detect(&self, opts: &LetterboxOptions) -> Option<(Rect, &'static str)> {
         let frames: Vec<&[u8]> = self.frames.iter().map(|(_, f)| f.as_slice()).collect();
-        detect_letterbox(&frames, self.width, self.height, opts)
+        let bars = detect_letterbox(&frames, self.width, self.height, opts);
+        let layout = self.layout(&frames, opts);
+        match (bars, layout) {
+            // A band of text beyond a plain strip: the strip passes for a bar, the detectors
+            // see the whole band.
+            (Some(b), Some((r, via))) if inside(r, b) && r != b => Some((r, via)),
+            (Some(b), _) => Some((b, "trim-letterbox")),
+            (None, l) => l,
+        }
+    }
+
+    /// A rectangle that the image detectors find on most sampled frames alike.
+    fn layout(&self, frames: &[&[u8]], opts: &LetterboxOptions) -> Option<(Rect, &'static str)> {
+        if frames.len() < opts.min_frames.max(3) {
+            return None;
+        }
+        let ropts = crate::regions::RegionOptions::default();
+        let found: Vec<crate::regions::Region> = frames
+            .iter()
+            .flat_map(|f| crate::regions::detect_regions(f, self.width, self.height, &ropts))
+            .collect();
+        // Two rectangles agree within 2 % of the frame's size on every edge.
+        let (tx, ty) = ((self.width / 50).max(2), (self.height / 50).max(2));
+        let near = |a: &Rect, b: &Rect| {
+            a.x.abs_diff(b.x) <= tx
+                && a.y.abs_diff(b.y) <= ty
+                && (a.x + a.width).abs_diff(b.x + b.width) <= tx
+                && (a.y + a.height).abs_diff(b.y + b.height) <= ty
+        };
+        let need = (frames.len() * 3).div_ceil(5);
+        let best = found
+            .iter()
+            .map(|r| {
+                let votes: Vec<&crate::regions::Region> =
+                    found.iter().filter(|o| near(&o.rect, &r.rect)).collect();
+                (votes.len(), r, votes)
+            })
+            .filter(|(n, _, _)| *n >= need)
+            .max_by_key(|(n, _, _)| *n)?;
+        // The median of the agreeing rectangles' edges.
+        let mut edges: [Vec<u32>; 4] = Default::default();
+        for v in &best.2 {
+            let r = v.rect;
+            edges[0].push(r.x);
+            edges[1].push(r.y);
+            edges[2].push(r.x + r.width);
+            edges[3].push(r.y + r.height);
+        }
+        let med = |v: &mut Vec<u32>| {
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
+        let (x0, y0, x1, y1) = (
+            med(&mut edges[0]),
+            med(&mut edges[1]),
+            med(&mut edges[2]),
+            med(&mut edges[3]),
+        );
+        let a = opts.align.max(1);
+        let (x0, y0) = (x0.div_ceil(a) * a, y0.div_ceil(a) * a);
+        let (cw, ch) = (x1.saturating_sub(x0) / a * a, y1.saturating_sub(y0) / a * a);
+        (cw >= 16 && ch >= 16).then_some((
+            Rect {
+                x: x0,
+                y: y0,
+                width: cw,
+                height: ch,
+            },
+            best.1.kind.name(),
+        ))
     }
 }
 

@@ -207,3 +207,85 @@ fn downscaled_mode_crops_the_same_content() {
     println!("128x128: content {}, {m:?}", c.content);
     assert!(m.is_match, "{m:?}");
 }
+
+/// A generated clip (moving test pattern, 320×240) framed as re-uploads frame it: a white
+/// caption band with dark "text" above it, and a dark phone frame with UI bars around it.
+/// The fixed layout is found on the sampled frames by the image detectors and the content
+/// hashed as a second pass; a clip without a frame gets none.
+#[test]
+fn caption_bands_and_phone_frames_are_found_on_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, vf: &str| {
+        let path = dir.path().join(name);
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=320x240:rate=10:duration=4")
+            .args(["-vf", vf, "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .arg(&path)
+            .status()
+            .expect("ffmpeg runs (.ci/run installs it)");
+        assert!(status.success(), "{name}");
+        path
+    };
+    // Text-like strokes: a row of small dark boxes.
+    let strokes = |y: &str, colour: &str| {
+        (0..12)
+            .map(|i| {
+                format!(
+                    "drawbox=x={}:y={y}:w=8:h=14:color={colour}:t=fill",
+                    20 + i * 24
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let caption = make(
+        "caption.mp4",
+        &format!("pad=320:288:0:48:white,{}", strokes("16", "black")),
+    );
+    let phone = make(
+        "phone.mp4",
+        &format!(
+            "pad=320:480:0:120:0x101010,{},{}",
+            strokes("40", "white"),
+            strokes("400", "white")
+        ),
+    );
+    let plain = make("plain.mp4", "null");
+    let opts = VideoOptions {
+        seconds_per_hash: 0.0,
+        remove_letterbox: true,
+        ..VideoOptions::default()
+    };
+    let near = |r: Rect, want: (u32, u32, u32, u32)| {
+        r.x.abs_diff(want.0) <= 4
+            && r.y.abs_diff(want.1) <= 4
+            && (r.x + r.width).abs_diff(want.0 + want.2) <= 4
+            && (r.y + r.height).abs_diff(want.1 + want.3) <= 4
+    };
+    for (path, want) in [(&caption, (0, 48, 320, 240)), (&phone, (0, 120, 320, 240))] {
+        let s = hash_video_file(path, &opts).unwrap();
+        let c = s.vpdq_cropped.as_ref().expect("a content rectangle");
+        assert!(
+            near(c.content, want),
+            "{path:?}: {} via {}",
+            c.content,
+            c.via
+        );
+        assert_ne!(c.via, "trim-letterbox");
+        // The content's hashes are the plain clip's, near enough to match.
+        let original = hash_video_file(&plain, &opts).unwrap();
+        assert!(original.vpdq_cropped.is_none());
+        let close = c
+            .vpdq
+            .iter()
+            .zip(&original.vpdq)
+            .filter(|(a, b)| a.hash.distance(&b.hash) <= 31)
+            .count();
+        assert!(
+            close * 10 >= c.vpdq.len() * 9,
+            "{close} of {} frames",
+            c.vpdq.len()
+        );
+    }
+}

@@ -419,8 +419,8 @@ async fn submit_video(
         for m in state.match_video(c.vpdq.clone()).await? {
             match found.iter_mut().find(|(f, _, _)| f.entry.id == m.entry.id) {
                 Some(f) if f.0.comparison.query_match_pct >= m.comparison.query_match_pct => {}
-                Some(f) => *f = (m, "vpdq trim-letterbox".to_owned(), Some(region.clone())),
-                None => found.push((m, "vpdq trim-letterbox".to_owned(), Some(region.clone()))),
+                Some(f) => *f = (m, format!("vpdq {}", c.via), Some(region.clone())),
+                None => found.push((m, format!("vpdq {}", c.via), Some(region.clone()))),
             }
         }
     }
@@ -523,7 +523,7 @@ async fn submit_video(
         "duration": info.duration,
         "letterbox": signals.vpdq_cropped.as_ref().map(|c| json!({
             "x": c.content.x, "y": c.content.y,
-            "width": c.content.width, "height": c.content.height,
+            "width": c.content.width, "height": c.content.height, "via": c.via,
         })),
         "matches": matches,
         "outcome": submission.outcome.as_str(),

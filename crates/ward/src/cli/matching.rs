@@ -343,7 +343,7 @@ fn video_matches(
         .collect();
     if let Some(c) = &v.vpdq_cropped {
         for m in ward.match_vpdq(&c.vpdq, opts)? {
-            let via = format!("trim-letterbox {}", c.content);
+            let via = format!("{} {}", c.via, c.content);
             match found.iter_mut().find(|(f, _)| f.entry.id == m.entry.id) {
                 Some(f) if m.comparison.query_match_pct > f.0.comparison.query_match_pct => {
                     *f = (m, via)
