@@ -53,54 +53,11 @@ fn divisors(len: usize, window: usize) -> Vec<f32> {
     d
 }
 
-/// The running sums of `box1d` along each of `K` rows of `input` (row-major, `cols` wide),
-/// written undivided to `sums`. The K chains are independent, so they run in lock-step.
-#[inline(always)]
-fn box_sums<const K: usize>(input: &[f32], sums: &mut [f32], cols: usize, window: usize) {
-    let half = (window + 2) / 2;
-    let (p1, p2, p3, p4) = (half - 1, window - half + 1, cols - window, half - 1);
-    let ins: [&[f32]; K] = std::array::from_fn(|k| &input[k * cols..(k + 1) * cols]);
-    let mut outs: Vec<&mut [f32]> = sums.chunks_exact_mut(cols).take(K).collect();
-    let mut s = [0f32; K];
-    let (mut li, mut ri, mut oi) = (0usize, 0usize, 0usize);
-    for _ in 0..p1 {
-        for k in 0..K {
-            s[k] += ins[k][ri];
-        }
-        ri += 1;
-    }
-    for _ in 0..p2 {
-        for k in 0..K {
-            s[k] += ins[k][ri];
-            outs[k][oi] = s[k];
-        }
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p3 {
-        for k in 0..K {
-            s[k] += ins[k][ri];
-            s[k] -= ins[k][li];
-            outs[k][oi] = s[k];
-        }
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p4 {
-        for k in 0..K {
-            s[k] -= ins[k][li];
-            outs[k][oi] = s[k];
-        }
-        li += 1;
-        oi += 1;
-    }
-}
-
-/// [`box_sums`] for a full block of rows, with the rows interleaved first (`BLOCK` floats a
-/// column) so that the `BLOCK` independent running sums are one vector register: the same
-/// adds and subtractions on the same values in the same order per row, a quarter of the
-/// instructions.
+/// The running sums of the reference's `box1d` along each of up to `BLOCK` rows of `input`
+/// (row-major, `cols` wide; missing rows count as zeros), with the rows interleaved first
+/// (`BLOCK` floats a column) so that the `BLOCK` independent running sums are one vector
+/// register: the same adds and subtractions on the same values in the same order per row, a
+/// quarter of the instructions.
 #[inline(always)]
 fn box_sums_block(input: &[f32], cols: usize, window: usize) -> Vec<[f32; BLOCK]> {
     let mut t = vec![[0f32; BLOCK]; cols];
@@ -161,39 +118,21 @@ fn box_rows(
     wanted: Option<&[usize]>,
     mut out: impl FnMut(usize, usize, f32),
 ) {
-    if n == BLOCK {
-        let o = box_sums_block(input, cols, window);
-        match wanted {
-            None => {
-                for k in 0..BLOCK {
-                    for (j, (ox, d)) in o.iter().zip(div).enumerate() {
-                        out(k, j, ox[k] / d);
-                    }
-                }
-            }
-            Some(js) => {
-                for k in 0..BLOCK {
-                    for (i, &j) in js.iter().enumerate() {
-                        let (ox, d) = (&o[j], div[j]);
-                        out(k, i, ox[k] / d);
-                    }
+    // A short last block runs as a full one; the lanes past `n` are never read.
+    let o = box_sums_block(&input[..n * cols], cols, window);
+    match wanted {
+        None => {
+            for k in 0..n {
+                for (j, (ox, d)) in o.iter().zip(div).enumerate() {
+                    out(k, j, ox[k] / d);
                 }
             }
         }
-    } else {
-        let mut sums = vec![0f32; cols];
-        for k in 0..n {
-            box_sums::<1>(&input[k * cols..(k + 1) * cols], &mut sums, cols, window);
-            match wanted {
-                None => {
-                    for (j, (v, d)) in sums.iter().zip(div).enumerate() {
-                        out(k, j, v / d);
-                    }
-                }
-                Some(js) => {
-                    for (i, &j) in js.iter().enumerate() {
-                        out(k, i, sums[j] / div[j]);
-                    }
+        Some(js) => {
+            for k in 0..n {
+                for (i, &j) in js.iter().enumerate() {
+                    let (ox, d) = (&o[j], div[j]);
+                    out(k, i, ox[k] / d);
                 }
             }
         }
