@@ -667,7 +667,8 @@ fn col_step(img: Img<'_>, x: usize, y0: usize, y1: usize) -> u64 {
 }
 
 /// The candidate regions of a packed RGB image (`width × height × 3` bytes; anything else
-/// gives none): at most one of each kind, never the whole image, none below 8×8 pixels.
+/// gives none): at most one of each kind (two inner regions when its two detectors
+/// disagree), never the whole image, none below 8×8 pixels.
 pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions) -> Vec<Region> {
     let (w, h) = (width as usize, height as usize);
     if w < 16 || h < 16 || w.checked_mul(h).and_then(|n| n.checked_mul(3)) != Some(rgb.len()) {
@@ -713,7 +714,13 @@ pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions)
         push(RegionKind::CaptionBand, b);
     }
     if opts.inner_region {
-        if let Some(b) = inner_region(img, opts).or_else(|| page_region(img, opts)) {
+        // Both readings of a screenshot: the rectangle with four straight edges, and the
+        // band of a one-colour page (they differ when a toolbar or a rule above the picture
+        // gives the first a false edge).
+        if let Some(b) = inner_region(img, opts) {
+            push(RegionKind::InnerRegion, b);
+        }
+        if let Some(b) = page_region(img, opts) {
             push(RegionKind::InnerRegion, b);
         }
     }
