@@ -36,6 +36,22 @@ pub struct Rect {
     pub height: u32,
 }
 
+impl Rect {
+    /// The rectangle from corner `(x0, y0)` to corner `(x1, y1)` with its top-left corner
+    /// moved right and down, and its size cut, to multiples of `align` (inward, never over
+    /// the content).
+    pub fn aligned_inward((x0, y0): (u32, u32), (x1, y1): (u32, u32), align: u32) -> Rect {
+        let a = align.max(1);
+        let (x, y) = (x0.div_ceil(a) * a, y0.div_ceil(a) * a);
+        Rect {
+            x,
+            y,
+            width: x1.saturating_sub(x) / a * a,
+            height: y1.saturating_sub(y) / a * a,
+        }
+    }
+}
+
 impl std::fmt::Display for Rect {
     /// `WxH+X+Y`, as ImageMagick writes a geometry.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -136,20 +152,16 @@ pub fn detect_letterbox(
     if top + bottom + left + right == 0 {
         return None;
     }
-    let a = opts.align.max(1) as usize;
-    let (x0, y0) = (left.div_ceil(a) * a, top.div_ceil(a) * a);
-    let (x1, y1) = (w - right, h - bottom);
-    let cw = x1.saturating_sub(x0) / a * a;
-    let ch = y1.saturating_sub(y0) / a * a;
+    let r = Rect::aligned_inward(
+        (left as u32, top as u32),
+        ((w - right) as u32, (h - bottom) as u32),
+        opts.align,
+    );
+    let (cw, ch) = (r.width as usize, r.height as usize);
     if cw < min_w || ch < min_h || cw == 0 || ch == 0 {
         return None;
     }
-    Some(Rect {
-        x: x0 as u32,
-        y: y0 as u32,
-        width: cw as u32,
-        height: ch as u32,
-    })
+    Some(r)
 }
 
 /// One row or column segment of a frame.

@@ -874,18 +874,8 @@ impl Samples {
             med(&mut edges[2]),
             med(&mut edges[3]),
         );
-        let a = opts.align.max(1);
-        let (x0, y0) = (x0.div_ceil(a) * a, y0.div_ceil(a) * a);
-        let (cw, ch) = (x1.saturating_sub(x0) / a * a, y1.saturating_sub(y0) / a * a);
-        (cw >= 16 && ch >= 16).then_some((
-            Rect {
-                x: x0,
-                y: y0,
-                width: cw,
-                height: ch,
-            },
-            best.1.kind.name(),
-        ))
+        let r = Rect::aligned_inward((x0, y0), (x1, y1), opts.align);
+        (r.width >= 16 && r.height >= 16).then_some((r, best.1.kind.name()))
     }
 }
 
@@ -916,8 +906,8 @@ fn decode_and_hash(
         && opts.downscale.is_none()
         && h % 2 == 0;
     let frame_bytes = if planes {
-        let (cw, ch) = (u64::from(w.div_ceil(2)), u64::from(h.div_ceil(2)));
-        u64::from(w) * u64::from(h) + 2 * cw * ch
+        // u32 sides: no overflow in a 64-bit usize.
+        ward_pdq::Yuv420::frame_len(w as usize, h as usize).map_or(u64::MAX, |n| n as u64)
     } else {
         u64::from(w) * u64::from(h) * 3
     };
@@ -1014,11 +1004,10 @@ fn decode_and_hash(
 
     let (width, height) = (w as usize, h as usize);
     let hash = |(index, buf): &(u32, Vec<u8>)| -> Result<VpdqFrame, MediaError> {
-        let wrong = |e| MediaError::Ffmpeg(format!("frame of the wrong size: {e}"));
         let pdq = if planes {
-            ward_pdq::pdq_yuv420(&ward_pdq::Yuv420::new(buf, width, height).map_err(wrong)?)
+            ward_pdq::pdq_yuv420(&ward_pdq::Yuv420::new(buf, width, height).map_err(wrong_size)?)
         } else {
-            ward_pdq::pdq(&ward_pdq::Pixels::rgb(buf, width, height).map_err(wrong)?)
+            ward_pdq::pdq(&ward_pdq::Pixels::rgb(buf, width, height).map_err(wrong_size)?)
         };
         Ok(VpdqFrame {
             frame: *index,
@@ -1054,8 +1043,7 @@ fn decode_and_hash(
                 s.offer(k, &buf);
             } else if s.wants(k) {
                 // Border detection looks at pictures: RGB of the few sampled frames only.
-                let frame = ward_pdq::Yuv420::new(&buf, width, height)
-                    .map_err(|e| MediaError::Ffmpeg(format!("frame of the wrong size: {e}")))?;
+                let frame = ward_pdq::Yuv420::new(&buf, width, height).map_err(wrong_size)?;
                 s.offer(k, &frame.to_rgb());
             }
         }
@@ -1110,6 +1098,11 @@ fn decode_and_hash(
         )));
     }
     Ok(out)
+}
+
+/// A frame from ffmpeg that is not the size it was asked for.
+fn wrong_size(e: ward_pdq::PdqError) -> MediaError {
+    MediaError::Ffmpeg(format!("frame of the wrong size: {e}"))
 }
 
 #[cfg(test)]
