@@ -27,11 +27,15 @@
 //!   (a picture flush with the image's edges is the other detectors' case), covering 20–95 %
 //!   of the image, whose
 //!   surroundings are mostly flat (the UI of a post or a browser: flat colour with text),
-//!   found on a downscaled luma plane and refined at full resolution. When that finds
-//!   nothing, a page of one colour is tried: two opposite edges of the image that colour,
-//!   and the picture the longest band of lines mostly off it with page-coloured lines on both
-//!   sides, cut to the lines across that cover it densely (a phone app's post, where the
-//!   photo spans the whole width; a page with a sidebar and toolbars).
+//!   found on a downscaled luma plane and refined at full resolution (two sides from the
+//!   longest edges, the other two wherever a step covers the span between them: a small
+//!   picture's edges are shorter than the text lines and toolbars around it). Beside it, a
+//!   page of one colour is tried: two opposite edges of the image that colour, and the
+//!   picture the longest band of lines mostly off it with page-coloured lines on both sides,
+//!   cut to the lines across that cover it densely (a phone app's post, where the photo spans
+//!   the whole width; a page with a sidebar and toolbars). "Off the page" is read twice: by
+//!   colour, and by colour or texture (a page is flat; a dark photo on a dark page is not),
+//!   and each distinct reading is a candidate.
 
 pub use crate::letterbox::Rect;
 use ward_pdq::{Hash256, Pixels};
@@ -593,33 +597,52 @@ fn inner_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
     // ((x0, y0, x1, y1), (coverage in tenths, area)) on the plane.
     type Best = ((usize, usize, usize, usize), (usize, usize));
     let mut best: Option<Best> = None;
-    for &y0 in &hs {
-        for &y1 in &hs {
-            if y1 <= y0 + h / 5 || y0 == 0 || y1 == h {
+    let mut consider = |x0: usize, y0: usize, x1: usize, y1: usize| {
+        if y1 <= y0 + h / 5 || x1 <= x0 + w / 5 || y0 == 0 || x0 == 0 || y1 >= h || x1 >= w {
+            return;
+        }
+        let a = (x1 - x0) * (y1 - y0);
+        let share = a as f64 / area;
+        if share < opts.min_inner_area || share > 0.95 {
+            return;
+        }
+        if hcov(y0, x0, x1) && hcov(y1, x0, x1) && vcov(x0, y0, y1) && vcov(x1, y0, y1) {
+            let c = hsteps
+                .cover(y0, x0, x1)
+                .min(hsteps.cover(y1, x0, x1))
+                .min(vsteps.cover(x0, y0, y1))
+                .min(vsteps.cover(x1, y0, y1));
+            let key = ((c * 10.0) as usize, a);
+            if best.is_none_or(|(_, b)| key > b) {
+                best = Some(((x0, y0, x1, y1), key));
+            }
+        }
+    };
+    // Two sides from the longest edges one way; the other two wherever a step covers the
+    // span between them (a small picture's own edges are shorter than the lines of text or
+    // the toolbars around it, so they need not be among the longest).
+    for &x0 in &vs {
+        for &x1 in &vs {
+            if x1 <= x0 + w / 5 {
                 continue;
             }
-            for &x0 in &vs {
-                for &x1 in &vs {
-                    if x1 <= x0 + w / 5 || x0 == 0 || x1 == w {
-                        continue;
-                    }
-                    let a = (x1 - x0) * (y1 - y0);
-                    let share = a as f64 / area;
-                    if share < opts.min_inner_area || share > 0.95 {
-                        continue;
-                    }
-                    if hcov(y0, x0, x1) && hcov(y1, x0, x1) && vcov(x0, y0, y1) && vcov(x1, y0, y1)
-                    {
-                        let c = hsteps
-                            .cover(y0, x0, x1)
-                            .min(hsteps.cover(y1, x0, x1))
-                            .min(vsteps.cover(x0, y0, y1))
-                            .min(vsteps.cover(x1, y0, y1));
-                        let key = ((c * 10.0) as usize, a);
-                        if best.is_none_or(|(_, b)| key > b) {
-                            best = Some(((x0, y0, x1, y1), key));
-                        }
-                    }
+            let ys: Vec<usize> = (1..h).filter(|&y| hcov(y, x0, x1)).collect();
+            for (i, &y0) in ys.iter().enumerate() {
+                for &y1 in &ys[i + 1..] {
+                    consider(x0, y0, x1, y1);
+                }
+            }
+        }
+    }
+    for &y0 in &hs {
+        for &y1 in &hs {
+            if y1 <= y0 + h / 5 {
+                continue;
+            }
+            let xs: Vec<usize> = (1..w).filter(|&x| vcov(x, y0, y1)).collect();
+            for (i, &x0) in xs.iter().enumerate() {
+                for &x1 in &xs[i + 1..] {
+                    consider(x0, y0, x1, y1);
                 }
             }
         }
@@ -667,8 +690,8 @@ fn col_step(img: Img<'_>, x: usize, y0: usize, y1: usize) -> u64 {
 }
 
 /// The candidate regions of a packed RGB image (`width × height × 3` bytes; anything else
-/// gives none): at most one of each kind (two inner regions when its two detectors
-/// disagree), never the whole image, none below 8×8 pixels.
+/// gives none): at most one of each kind (up to three inner regions, when the rectangle
+/// and the page's two readings disagree), never the whole image, none below 8×8 pixels.
 pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions) -> Vec<Region> {
     let (w, h) = (width as usize, height as usize);
     if w < 16 || h < 16 || w.checked_mul(h).and_then(|n| n.checked_mul(3)) != Some(rgb.len()) {
@@ -720,7 +743,7 @@ pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions)
         if let Some(b) = inner_region(img, opts) {
             push(RegionKind::InnerRegion, b);
         }
-        if let Some(b) = page_region(img, opts) {
+        for b in page_region(img, opts) {
             push(RegionKind::InnerRegion, b);
         }
     }
@@ -733,8 +756,9 @@ pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions)
 /// cut to the columns (or rows) that run covers densely. A phone app's post (the photo at
 /// full width between a header and buttons) and a page with a sidebar are found this way;
 /// a natural photo seldom has two uniform opposite edges, and then must also show a dense
-/// block with a sharp step to that colour on both sides.
-fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
+/// block with a sharp step to that colour on both sides. Up to two readings (by colour, by
+/// colour or texture), each covering at least half of `min_inner_area`.
+fn page_region(img: Img<'_>, opts: &RegionOptions) -> Vec<Bounds> {
     let (w, h) = (img.w, img.h);
     let full = Bounds {
         x0: 0,
@@ -755,16 +779,33 @@ fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
     let rows_first = pair(Side::Top, Side::Bottom);
     let cols_first = pair(Side::Left, Side::Right);
     if rows_first.is_none() && cols_first.is_none() {
-        return None;
+        return Vec::new();
     }
-    let page = rows_first.or(cols_first)?;
-    // Off-page mask, row-major.
-    let off: Vec<bool> = img
-        .rgb
-        .chunks_exact(3)
-        .map(|p| dev([p[0], p[1], p[2]], page) > tol)
-        .collect();
-    let try_axis = |transposed: bool| -> Option<Bounds> {
+    // Off the page: a pixel away from the page colour; on a second pass, also one in a
+    // textured neighbourhood (luma more than 1 level from its right or lower neighbour). A
+    // page is flat to within JPEG's noise, while a picture's parts near the page colour still
+    // vary (a dark photo on a dark page). Row-major.
+    let mut lum: Vec<i16> = Vec::new();
+    let mut mask = |page: [u8; 3], textured: bool| -> Vec<bool> {
+        if textured && lum.is_empty() {
+            lum = img
+                .rgb
+                .chunks_exact(3)
+                .map(|p| luma([p[0], p[1], p[2]]) as i16)
+                .collect();
+        }
+        img.rgb
+            .chunks_exact(3)
+            .enumerate()
+            .map(|(k, p)| {
+                dev([p[0], p[1], p[2]], page) > tol
+                    || (textured
+                        && ((k % w + 1 < w && (lum[k] - lum[k + 1]).abs() > 1)
+                            || (k + w < lum.len() && (lum[k] - lum[k + w]).abs() > 1)))
+            })
+            .collect()
+    };
+    let try_axis = |off: &[bool], transposed: bool| -> Option<Bounds> {
         // Along `n` lines of `m` pixels each; `at(i, j)`: pixel `j` of line `i` is off the page.
         let (n, m) = if transposed { (w, h) } else { (h, w) };
         let at = |i: usize, j: usize| {
@@ -793,7 +834,7 @@ fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
         let (i0, i1) = dense_run(&share, (n / 100).max(2), 0.3)?;
         // Bounded on both sides by lines mostly on the page, a few lines out.
         let quiet = |r: std::ops::Range<usize>| r.clone().all(|i| share[i] < 0.3);
-        if i1 - i0 < n / 5 || i0 < 3 || i1 + 3 > n || !quiet(i0 - 3..i0) || !quiet(i1..i1 + 3) {
+        if i1 - i0 < n / 8 || i0 < 3 || i1 + 3 > n || !quiet(i0 - 3..i0) || !quiet(i1..i1 + 3) {
             return None;
         }
         // Across: the dense run of the other lines over that band, then the band again over
@@ -806,7 +847,7 @@ fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
         let again = share_of(0..n, j0..j1, true);
         let (i0, i1) = dense_run(&again, (n / 100).max(2), 0.02)?;
         let inside: f64 = again[i0..i1].iter().sum::<f64>() / (i1 - i0) as f64;
-        if j1 - j0 < m / 5 || i1 - i0 < n / 5 || inside < 0.6 {
+        if j1 - j0 < m / 5 || i1 - i0 < n / 8 || inside < 0.6 {
             return None;
         }
         Some(if transposed {
@@ -825,13 +866,40 @@ fn page_region(img: Img<'_>, opts: &RegionOptions) -> Option<Bounds> {
             }
         })
     };
-    let found = rows_first.and_then(|_| try_axis(false)).or_else(|| {
-        cols_first
-            .filter(|&c| dev(c, page) <= tol)
-            .and_then(|_| try_axis(true))
-    })?;
-    let area = ((found.x1 - found.x0) * (found.y1 - found.y0)) as f64 / (w * h) as f64;
-    (area >= opts.min_inner_area && area <= 0.95).then_some(found)
+    // Each pair of page edges with its own colour (a dark page's title bar and sidebar are
+    // two shades), by colour and then by texture: colour cuts a picture where its own parts
+    // come near the page colour (a dark road on a dark page, a white wall on a white one),
+    // texture where they are smooth (a hazy sky); the two readings are both kept when they
+    // differ.
+    let mut out: Vec<Bounds> = Vec::new();
+    for textured in [false, true] {
+        let found = rows_first
+            .and_then(|c| try_axis(&mask(c, textured), false))
+            .or_else(|| cols_first.and_then(|c| try_axis(&mask(c, textured), true)));
+        let Some(mut b) = found else {
+            continue;
+        };
+        if textured {
+            // JPEG rings for up to a block outside the picture, and those lines pass for
+            // textured: each side moves to the strongest step within a block of it.
+            let Bounds { x0, y0, x1, y1 } = b;
+            let y0 = refine(img, y0, 8, h, |y| row_step(img, y, x0, x1));
+            let y1 = refine(img, y1, 8, h, |y| row_step(img, y, x0, x1));
+            let x0 = refine(img, x0, 8, w, |x| col_step(img, x, y0, y1));
+            let x1 = refine(img, x1, 8, w, |x| col_step(img, x, y0, y1));
+            if x1 <= x0 + 8 || y1 <= y0 + 8 {
+                continue;
+            }
+            b = Bounds { x0, y0, x1, y1 };
+        }
+        // The page is evidence enough for a smaller picture than a bare rectangle needs
+        // (a portrait photo in a desktop page is about a sixth of it).
+        let area = ((b.x1 - b.x0) * (b.y1 - b.y0)) as f64 / (w * h) as f64;
+        if area >= opts.min_inner_area / 2.0 && area <= 0.95 {
+            out.push(b);
+        }
+    }
+    out
 }
 
 /// The longest run of lines at least half off the page (gaps of up to `gap` lines bridged),
@@ -917,4 +985,176 @@ pub fn query_candidates(
         add(Some(r), &px, r.rect.width, r.rect.height);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The page detector on generated screenshots (the shared reference photos' tests are in
+    //! `tests/regions.rs`): where it must find the picture, within a few pixels, and where it
+    //! must not fire.
+
+    use super::*;
+
+    /// A packed RGB canvas.
+    struct Canvas {
+        rgb: Vec<u8>,
+        w: usize,
+        h: usize,
+    }
+
+    impl Canvas {
+        fn new(w: usize, h: usize, c: [u8; 3]) -> Canvas {
+            Canvas {
+                rgb: c.repeat(w * h),
+                w,
+                h,
+            }
+        }
+        fn fill(&mut self, x0: usize, y0: usize, x1: usize, y1: usize, c: [u8; 3]) {
+            for y in y0..y1.min(self.h) {
+                for x in x0..x1.min(self.w) {
+                    self.rgb[(y * self.w + x) * 3..][..3].copy_from_slice(&c);
+                }
+            }
+        }
+        /// Lines of blocky "text": short strokes, sparse like UI text.
+        fn text(&mut self, x0: usize, y0: usize, x1: usize, lines: usize, ink: [u8; 3]) {
+            for l in 0..lines {
+                let y = y0 + l * 24;
+                let mut x = x0;
+                while x + 6 < x1 {
+                    self.fill(x, y, x + 2, y + 12, ink);
+                    x += 7 + (x * 7 + l * 3) % 5;
+                }
+            }
+        }
+        /// A photo-like picture at `r`: smooth shapes with fine grain; `dark` draws its lower
+        /// half near black (a dark photo on a dark page: close to the page's colour, but not
+        /// flat).
+        fn picture(&mut self, r: Bounds, dark: bool) {
+            let mut seed = 99u32;
+            for y in r.y0..r.y1 {
+                for x in r.x0..r.x1 {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    let grain = f64::from((seed >> 16) % 17) - 8.0;
+                    let (u, v) = ((x - r.x0) as f64, (y - r.y0) as f64);
+                    let shape = (u / 23.0).sin() * (v / 17.0).cos();
+                    let low = dark && v > (r.y1 - r.y0) as f64 * 0.45;
+                    let base = if low {
+                        36.0 + 6.0 * shape + grain
+                    } else {
+                        130.0 + 80.0 * shape + grain
+                    };
+                    let c = |k: f64| (base * k).clamp(0.0, 255.0) as u8;
+                    self.fill(x, y, x + 1, y + 1, [c(1.0), c(0.9), c(0.8)]);
+                }
+            }
+        }
+        /// A JPEG round trip at quality 90.
+        fn jpeg(&self) -> Vec<u8> {
+            let img =
+                image::RgbImage::from_raw(self.w as u32, self.h as u32, self.rgb.clone()).unwrap();
+            let mut buf = Vec::new();
+            let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90);
+            img.write_with_encoder(enc).unwrap();
+            image::load_from_memory(&buf).unwrap().to_rgb8().into_raw()
+        }
+        fn regions(&self) -> Vec<Region> {
+            let rgb = self.jpeg();
+            detect_regions(
+                &rgb,
+                self.w as u32,
+                self.h as u32,
+                &RegionOptions::default(),
+            )
+        }
+    }
+
+    /// A desktop browser page: a title bar, a sidebar, a headline, `pic`, text below.
+    fn desktop(pic: Bounds, dark: bool) -> Canvas {
+        let (page, bar, side, ink) = if dark {
+            ([32, 33, 36], [20, 20, 22], [41, 42, 45], [232, 234, 237])
+        } else {
+            ([255; 3], [222, 225, 230], [246, 248, 250], [32, 33, 36])
+        };
+        let mut c = Canvas::new(720, 450, page);
+        c.fill(0, 0, 720, 20, bar);
+        c.fill(0, 43, 120, 450, side);
+        c.text(12, 55, 100, 10, ink);
+        c.text(140, 58, 500, 1, ink);
+        c.picture(pic, dark);
+        // Text a line's height under the picture (JPEG rings across a narrower gap, and
+        // the textured reading then takes the text for part of the picture).
+        c.text(140, pic.y1 + 24, 600, 2, ink);
+        c
+    }
+
+    #[track_caller]
+    fn assert_found(found: &[Region], want: Bounds, slack: usize) {
+        let near = |r: &Region| {
+            let b = r.rect;
+            let (x0, y0) = (b.x as usize, b.y as usize);
+            let (x1, y1) = (x0 + b.width as usize, y0 + b.height as usize);
+            r.kind == RegionKind::InnerRegion
+                && x0.abs_diff(want.x0) <= slack
+                && y0.abs_diff(want.y0) <= slack
+                && x1.abs_diff(want.x1) <= slack
+                && y1.abs_diff(want.y1) <= slack
+        };
+        assert!(
+            found.iter().any(near),
+            "no inner region within {slack} px of {want:?} among {found:?}"
+        );
+    }
+
+    /// The lower half of the picture is near the dark page's colour: by colour alone the
+    /// picture ends half-way; its grain still sets it off the flat page.
+    #[test]
+    fn page_region_finds_a_dark_picture_on_a_dark_page() {
+        let pic = Bounds {
+            x0: 150,
+            y0: 90,
+            x1: 570,
+            y1: 370,
+        };
+        assert_found(&desktop(pic, true).regions(), pic, 3);
+    }
+
+    /// A portrait photo in a desktop page covers about a sixth of it.
+    #[test]
+    fn page_region_finds_a_small_portrait_picture() {
+        for dark in [false, true] {
+            let pic = Bounds {
+                x0: 290,
+                y0: 90,
+                x1: 470,
+                y1: 360,
+            };
+            let c = desktop(pic, dark);
+            let area = (pic.x1 - pic.x0) * (pic.y1 - pic.y0);
+            assert!(area * 6 < c.w * c.h, "the picture is not small");
+            assert_found(&c.regions(), pic, 3);
+        }
+    }
+
+    /// A photo filling the frame, its first and last two lines one flat colour (a print's thin
+    /// rule; a dark night photo whose sky and ground meet the edges): a page needs plain lines
+    /// around the picture, so nothing is found.
+    #[test]
+    fn page_region_needs_plain_lines_around_the_picture() {
+        for rule in [[255; 3], [30, 30, 30]] {
+            let mut c = Canvas::new(480, 320, rule);
+            c.picture(
+                Bounds {
+                    x0: 0,
+                    y0: 2,
+                    x1: 480,
+                    y1: 318,
+                },
+                true,
+            );
+            let found = c.regions();
+            assert!(found.is_empty(), "{rule:?}: {found:?}");
+        }
+    }
 }

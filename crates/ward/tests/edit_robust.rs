@@ -64,6 +64,8 @@ fn normalising_edits(img: &RgbImage) -> Vec<(&'static str, RgbImage)> {
         ("caption-top", j(edits::caption(img, 0.15, true))),
         ("caption-bottom", j(edits::caption(img, 0.2, false))),
         ("screenshot", j(edits::screenshot(img).0)),
+        ("phone-post", j(edits::phone_post(img, false).0)),
+        ("phone-post-dark", j(edits::phone_post(img, true).0)),
         ("mirror", j(edits::mirror(img))),
         ("rotate-90", j(edits::rotate90(img))),
     ]
@@ -166,8 +168,9 @@ fn issue_8_edits_match_their_source_and_nothing_else() {
         let hash_hit = m.iter().find(|x| x["bank"] == "hashes");
         // The sources with a real picture must be found (the labelme scans are tiny and
         // low-detail: their edits may or may not be, but never as something else). The pen
-        // is a product shot on white: inside a white page it has no boundary to find.
-        let required = *src == "bridge" || (*src == "pen" && *edit != "screenshot");
+        // is a product shot on white: inside a page it has no boundary to find.
+        let page = *edit == "screenshot" || edit.starts_with("phone-post");
+        let required = *src == "bridge" || (*src == "pen" && !page);
         if required && (hit.is_none() || (*hash_only && hash_hit.is_none())) {
             missed.push(format!("{src} {edit}: {v}"));
         }
@@ -176,7 +179,7 @@ fn issue_8_edits_match_their_source_and_nothing_else() {
             let want = match *edit {
                 "border" | "white-border" | "letterbox" | "pillarbox" => "trim-border",
                 "caption-top" | "caption-bottom" => "caption-band",
-                "screenshot" => "inner-region",
+                "screenshot" | "phone-post" | "phone-post-dark" => "inner-region",
                 "mirror" | "rotate-90" => "dihedral-",
                 _ => "derived:",
             };
