@@ -20,7 +20,8 @@ Called by bench/edits/run.sh:
    match.
 5. Cost: `ward hash --json` against `ward hash --json --regions`, and `ward match
    --no-normalise` against `ward match`, one thread, on the unedited sources; best of 3.
-6. Video: letterbox, pillarbox, phone-frame, caption and crop edits of the sample clips.
+6. Video (video.py): border, letterbox, pillarbox, caption, phone-frame and crop edits of
+   benign clips.
 """
 
 import argparse
@@ -36,6 +37,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edits  # noqa: E402
 import sources  # noqa: E402
+import video  # noqa: E402
 
 DEDUP = 63  # sources closer than this (PDQ bits) to an earlier one are variants, not unrelated
 THRESHOLD = 31
@@ -233,94 +235,6 @@ def cost(ward, env, src_files, has_regions, has_no_normalise):
             if r:
                 regions_found += 1
     return rows, regions_found
-
-
-# ---------------------------------------------------------------------------- video
-
-VIDEO_SOURCES = ["doorknob-hd-no-bar.mp4", "pattern-hd-no-bar.mp4"]
-
-
-def ffmpeg_edits(src, out_dir, font):
-    """{edit: path} of the video edits of one clip (cached)."""
-    fontfile = font.replace(":", r"\:")
-    text = "drawtext=fontfile='%s':text='%s':fontcolor=%s:fontsize=%s:x=(w-text_w)/2:y=%s"
-    edits_ = {
-        "letterbox": "pad=iw:trunc(max(iw*9/16\\,ih*4/3)/2)*2:0:(oh-ih)/2:black",
-        "pillarbox": "pad=trunc(max(ih*16/9\\,iw*4/3)/2)*2:ih:(ow-iw)/2:0:black",
-        "phone-frame": ("scale=720:-2,pad=720:1280:0:(oh-ih)/2:0x101010,"
-                        + text % (fontfile, "@daily_clips", "white", 40, 60) + ","
-                        + text % (fontfile, "Watch till the end", "white", 44, "h-220")),
-        "caption-band": ("pad=iw:trunc(ih*1.15/2)*2:0:oh-ih:white,"
-                         + text % (fontfile, "Breaking - see the full story", "black", "h*0.05", "h*0.04")),
-        "crop-5": "crop=trunc(iw*0.90/2)*2:trunc(ih*0.90/2)*2",  # 5 % from each side
-    }
-    # The phone frame takes a landscape clip at full width; a portrait one is scaled to fit.
-    out = {}
-    stem = os.path.splitext(os.path.basename(src))[0]
-    for name, vf in edits_.items():
-        if name == "phone-frame":
-            probe = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                         "stream=width,height", "-of", "csv=p=0", src]).stdout.strip().split(",")
-            w, h = int(probe[0]), int(probe[1])
-            if h > w:
-                vf = vf.replace("scale=720:-2", "scale=-2:760,pad=720:ih:(ow-iw)/2:0:0x101010", 1)
-        path = os.path.join(out_dir, f"{stem}--{name}.mp4")
-        if not os.path.exists(path):
-            tmp = path + ".tmp.mp4"
-            run(["ffmpeg", "-v", "error", "-y", "-i", src, "-vf", vf, "-an", "-c:v", "libx264",
-                 "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", tmp])
-            os.replace(tmp, path)
-        out[name] = path
-    return out
-
-
-def video_part(ward, shared, cache, work, font, has_no_normalise):
-    vdir = os.path.join(shared, "reference", "vpdq", "videos")
-    srcs = [os.path.join(vdir, v) for v in VIDEO_SOURCES if os.path.exists(os.path.join(vdir, v))]
-    if not srcs:
-        return None
-    out_dir = os.path.join(cache, "video-v1")
-    os.makedirs(out_dir, exist_ok=True)
-    db = os.path.join(work, "video.db")
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(db + suffix):
-            os.remove(db + suffix)
-    env = dict(os.environ, WARD_DB=db)
-    banks = {}
-    for src in srcs:
-        stem = os.path.splitext(os.path.basename(src))[0]
-        bank = "v-" + stem
-        banks[bank] = src
-        vp = os.path.join(work, stem + ".vpdq.txt")
-        with open(vp, "w") as f:
-            f.write(run([ward, "hash", "--format", "vpdq", src]).stdout)
-        run([ward, "bank", "create", bank], env=env)
-        run([ward, "bank", "import", bank, vp, "--format", "vpdq"], env=env)
-    plain = ["--keep-letterbox"] + (["--no-normalise"] if has_no_normalise else [])
-    rows = []
-    for src in srcs:
-        stem = os.path.splitext(os.path.basename(src))[0]
-        own = "v-" + stem
-        # The unedited clip first: what a perfect copy scores.
-        for name, path in [("(unedited)", src)] + list(ffmpeg_edits(src, out_dir, font).items()):
-            row = {"clip": stem, "edit": name}
-            for mode, extra in (("plain", plain), ("ward", [])):
-                res, _, _ = match_run(ward, env, [path], extra)
-                o = next(iter(res.values()), {})
-                ms = o.get("matches", []) or []
-                mine = [m for m in ms if m.get("bank") == own]
-                others = [m for m in ms if m.get("bank") != own]
-                if mine:
-                    m = max(mine, key=lambda m: m.get("query_match_pct", 0))
-                    row[mode] = "yes %s q%.0f%% %dseg %s" % (
-                        m.get("verdict", ""), m.get("query_match_pct", 0),
-                        len(m.get("segments", []) or []), str(m.get("via", "")).split(" ")[0])
-                else:
-                    row[mode] = "no"
-                if others:
-                    row[mode] += " FALSE:" + ",".join(m["bank"] for m in others)
-            rows.append(row)
-    return rows
 
 
 # ---------------------------------------------------------------------------- report
@@ -533,20 +447,9 @@ def main():
 
     if not args.no_video:
         t = time.perf_counter()
-        rows = video_part(ward, args.shared, cache, work, args.font, has_no_normalise)
         print()
-        if rows is None:
-            print("# video: no sample clips found")
-        else:
-            plain = "--keep-letterbox" + (" --no-normalise" if has_no_normalise else "")
-            print(f"Video ({', '.join(VIDEO_SOURCES)}; bank: their plain vPDQ, one bank a clip; "
-                  f"ward match --json, every frame). Cell: found? verdict, query %, segments, via.")
-            print()
-            print(f"| clip | edit | plain ({plain}) | ward (defaults) |")
-            print("|---|---|---|---|")
-            for r in rows:
-                print(f"| {r['clip']} | {r['edit']} | {r['plain']} | {r['ward']} |")
-            log(f"video part: {time.perf_counter() - t:.1f} s")
+        video.report(ward, args.shared, cache, args.font, has_no_normalise)
+        log(f"video part: {time.perf_counter() - t:.1f} s")
     print()
     print(f"# total {time.perf_counter() - t0:.0f} s")
 

@@ -11,7 +11,9 @@ mod snapshot;
 mod video;
 
 pub use snapshot::{PdqHit, PdqSnapshot, SearchOptions};
-pub use video::{vpdq_entry, vpdq_frames_entry, Verdict, VideoMatch, VideoMatchOptions};
+pub use video::{
+    derived_vpdq_signals, vpdq_entry, vpdq_frames_entry, Verdict, VideoMatch, VideoMatchOptions,
+};
 
 use ward_media::derived::DerivedKind;
 use ward_media::regions::{Candidate, Rect, Region, RegionKind};

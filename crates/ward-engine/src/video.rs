@@ -6,6 +6,11 @@
 //! video's distinct frames of quality >= the threshold go into one [`Index`]; a query's
 //! frames find the candidate videos there, so a query is compared with the few videos that
 //! share a frame within the distance, not with every video in every bank.
+//!
+//! Entries that ward hashed from media (`ward bank add`) may carry derived vPDQ (the video
+//! under a centre crop, `ward_media::derived_vpdq`), stored as derived signals of the entry in
+//! the same line format. They are indexed beside the entry's own frames and match as the
+//! entry, with [`VideoMatch::derived`] naming them; they are never exported.
 
 use crate::{EngineError, Ward};
 use ward_index::{Index, IndexOptions};
@@ -24,6 +29,9 @@ pub struct VideoMatchOptions {
     /// The share of the upload's time that aligned segments must cover for it to be called a
     /// copy when the reference's percentage alone does not say so (default 0.8).
     pub copy_coverage: f64,
+    /// Whether entries' derived vPDQ (crops of media ward hashed itself) are compared too
+    /// (default true; false: the entries' own frames only, the reference's behaviour).
+    pub derived: bool,
 }
 
 impl Default for VideoMatchOptions {
@@ -32,6 +40,7 @@ impl Default for VideoMatchOptions {
             compare: CompareOptions::default(),
             align: AlignOptions::default(),
             copy_coverage: 0.8,
+            derived: true,
         }
     }
 }
@@ -69,6 +78,9 @@ pub struct VideoMatch {
     pub segments: Vec<Segment>,
     /// Copy or part.
     pub verdict: Verdict,
+    /// The derived vPDQ of the entry that matched (e.g. `crop-5-centre`), when that compared
+    /// better than the entry's own frames; `None`: its own frames.
+    pub derived: Option<String>,
 }
 
 /// The frame index over every active vPDQ entry, rebuilt when the store changes.
@@ -76,8 +88,8 @@ pub(crate) struct VpdqIndex {
     index: Index,
     /// The video (position in `videos`) of each indexed frame.
     owner: Vec<u32>,
-    /// Entry id and frames of each video.
-    videos: Vec<(i64, Vec<VpdqFrame>)>,
+    /// Entry id, derived kind (`None`: the entry's own frames) and frames of each video.
+    videos: Vec<(i64, Option<String>, Vec<VpdqFrame>)>,
     seq: i64,
 }
 
@@ -123,6 +135,22 @@ pub fn vpdq_frames_entry(
     }
 }
 
+/// The derived vPDQ of a video (`ward_media::derived_vpdq`) as the store keeps them: each
+/// kind's frames in the reference's line format, with their mean quality.
+pub fn derived_vpdq_signals(derived: &[(&str, Vec<VpdqFrame>)]) -> Vec<ward_store::NewDerived> {
+    derived
+        .iter()
+        .filter(|(_, frames)| !frames.is_empty())
+        .map(|(name, frames)| ward_store::NewDerived {
+            name: (*name).to_owned(),
+            value: vpdq::format_lines(frames).into_bytes(),
+            quality: (frames.iter().map(|f| u32::from(f.quality)).sum::<u32>()
+                / frames.len() as u32)
+                .min(100) as u8,
+        })
+        .collect()
+}
+
 impl Ward {
     fn refresh_vpdq(&mut self, quality: u8) -> Result<(), EngineError> {
         let seq = self.store.seq()?;
@@ -140,12 +168,27 @@ impl Ward {
                 .map_err(|_| ())
                 .and_then(|t| vpdq::parse_lines(t).map_err(|_| ()))
             {
-                videos.push((s.entry, frames));
+                videos.push((s.entry, None, frames));
+            }
+        })?;
+        // Derived vPDQ of active entries; a PDQ hash (32 bytes) or a value that does not
+        // parse is not one.
+        self.store.derived_since(0, |d| {
+            if !d.active || d.value.len() == 32 {
+                return;
+            }
+            if let Ok(frames) = std::str::from_utf8(&d.value)
+                .map_err(|_| ())
+                .and_then(|t| vpdq::parse_lines(t).map_err(|_| ()))
+            {
+                if !frames.is_empty() {
+                    videos.push((d.entry, Some(d.name), frames));
+                }
             }
         })?;
         let mut hashes = Vec::new();
         let mut owner = Vec::new();
-        for (i, (_, frames)) in videos.iter().enumerate() {
+        for (i, (_, _, frames)) in videos.iter().enumerate() {
             for h in vpdq::comparable_frames(frames, quality) {
                 hashes.push(h.to_words());
                 owner.push(i as u32);
@@ -192,9 +235,14 @@ impl Ward {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let mut found = Vec::new();
+        // Entry id, comparison, segments, verdict, derived kind.
+        type Found = (i64, Comparison, Vec<Segment>, Verdict, Option<String>);
+        let mut found: Vec<Found> = Vec::new();
         for c in candidates {
-            let (entry_id, frames) = &v.videos[c as usize];
+            let (entry_id, derived, frames) = &v.videos[c as usize];
+            if derived.is_some() && !opts.derived {
+                continue;
+            }
             let comparison = vpdq::compare(query, frames, &opts.compare);
             let segments = vpdq::align(query, frames, &opts.align);
             if !comparison.is_match && segments.is_empty() {
@@ -211,7 +259,13 @@ impl Ward {
             } else {
                 Verdict::ContainsPart
             };
-            found.push((*entry_id, comparison, segments, verdict));
+            // An entry found through its own frames and a derived vPDQ is reported once, by
+            // the higher query %.
+            match found.iter_mut().find(|f| f.0 == *entry_id) {
+                Some(f) if f.1.query_match_pct >= comparison.query_match_pct => {}
+                Some(f) => *f = (*entry_id, comparison, segments, verdict, derived.clone()),
+                None => found.push((*entry_id, comparison, segments, verdict, derived.clone())),
+            }
         }
         found.sort_by(|a, b| {
             b.1.query_match_pct
@@ -220,7 +274,7 @@ impl Ward {
         });
         found
             .into_iter()
-            .map(|(id, comparison, segments, verdict)| {
+            .map(|(id, comparison, segments, verdict, derived)| {
                 let entry = self.store.entry(id)?;
                 let labels = self.labels_with_bank(&entry)?;
                 Ok(VideoMatch {
@@ -229,8 +283,47 @@ impl Ward {
                     comparison,
                     segments,
                     verdict,
+                    derived,
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ward_pdq::Hash256;
+
+    /// A video of `n` one-a-second frames with pseudo-random hashes from `seed`.
+    fn video(seed: u64, n: u32) -> Vec<VpdqFrame> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|i| {
+                let mut b = [0u8; 32];
+                for v in &mut b {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    *v = (x >> 24) as u8;
+                }
+                VpdqFrame {
+                    frame: i * 30,
+                    quality: 90,
+                    hash: Hash256::from_bytes(b),
+                    timestamp: f64::from(i),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn derived_values_keep_the_line_format() {
+        let frames = video(4, 3);
+        let d = derived_vpdq_signals(&[("crop-5-centre", frames.clone()), ("empty", vec![])]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].quality, 90);
+        let text = String::from_utf8(d[0].value.clone()).unwrap();
+        assert_eq!(vpdq::parse_lines(&text).unwrap(), frames);
     }
 }

@@ -19,13 +19,14 @@ mod image_decode;
 pub mod letterbox;
 pub mod regions;
 mod video;
+pub mod video_regions;
 
 pub use digest::Digests;
 pub use error::MediaError;
 pub use image_decode::{decode_image, DecodeOptions, RgbImage};
 pub use video::{
-    hash_media_file, hash_video_file, probe_video, sniff_video, MediaSignals, VideoInfo,
-    VideoOptions, VideoSignals,
+    derived_vpdq, hash_media_file, hash_video_file, probe_video, sniff_video, MediaSignals,
+    VideoInfo, VideoOptions, VideoSignals, BANK_VIDEO_DERIVED, VIDEO_DERIVED_KINDS,
 };
 
 use std::path::Path;

@@ -18,14 +18,19 @@
 //! on the same FFmpeg (`tests/video_reference.rs`).
 //!
 //! With [`VideoOptions::remove_letterbox`], the frames hashed in that pass are also sampled
-//! (a dozen at most, spread over the video), [`detect_letterbox`] looks for bars in them,
-//! and when it finds some a second pass hashes the content rectangle: ffmpeg's `crop` before
+//! (a dozen at most, spread over the video) and searched for a fixed layout around the
+//! picture: what stays still while the picture moves ([`detect_layout`]: bars or a border of
+//! any colour, a caption band, a phone frame), else uniform bars ([`detect_letterbox`]) or
+//! what the image detectors find on most frames. When one is found, a second pass hashes the
+//! content rectangle (one rectangle a video): ffmpeg's `crop` before
 //! `scale`, so the cropped frames go through the very conversion (and, in the 128×128 mode,
 //! the very downscale) that a bank copy without bars went through. Cropping in ffmpeg rather
 //! than slicing the RGB here costs a second decode, but only for videos that have bars (the
 //! plain pass is unchanged for the rest), and it needs no guess before the first frame.
 
 use crate::letterbox::{detect_letterbox, CroppedVpdq, LetterboxOptions, Rect};
+use crate::regions::RegionKind;
+use crate::video_regions::{detect_layout, LayoutOptions};
 use crate::{Digests, HashOptions, ImageSignals, MediaError};
 use rayon::prelude::*;
 use std::ffi::OsString;
@@ -278,6 +283,66 @@ pub fn hash_video_file(path: &Path, opts: &VideoOptions) -> Result<VideoSignals,
         vpdq_cropped,
         digests,
         info,
+    })
+}
+
+/// The derived vPDQ kinds [`derived_vpdq`] knows: centre crops, named as the image kinds of
+/// [`crate::derived`] (`crop-P-centre`: P % cut from each side), with the share cut.
+pub const VIDEO_DERIVED_KINDS: [(&str, f64); 3] = [
+    ("crop-2-centre", 0.02),
+    ("crop-5-centre", 0.05),
+    ("crop-10-centre", 0.10),
+];
+
+/// The derived vPDQ `ward bank add` (and the service's bank upload) stores for a video it
+/// hashed: 5 % and 10 % centre crops, one decode pass each.
+pub const BANK_VIDEO_DERIVED: [&str; 2] = ["crop-5-centre", "crop-10-centre"];
+
+/// Bank-side augmentation of a video: its vPDQ under edits that query-side normalisation
+/// cannot undo (a crop takes away picture that nothing brings back), one more decode pass
+/// per kind, each frame cropped in ffmpeg before the conversion as the letterbox pass does.
+/// `kinds` are names of [`VIDEO_DERIVED_KINDS`] (others are skipped). The frames
+/// are those of the plain hashes (same options), so that the derived vPDQ lines up with them.
+///
+/// For `ward bank add` of a video: derived hashes are ward's own and are never exported.
+pub fn derived_vpdq(
+    path: &Path,
+    opts: &VideoOptions,
+    kinds: &[&str],
+) -> Result<Vec<(&'static str, Vec<VpdqFrame>)>, MediaError> {
+    let deadline = Instant::now() + opts.timeout;
+    let (source, _) = file_source(path, opts)?;
+    let info = probe(&source, opts, deadline)?;
+    let mut out = Vec::new();
+    for kind in kinds {
+        let Some(&(name, cut)) = VIDEO_DERIVED_KINDS.iter().find(|(n, _)| n == kind) else {
+            continue;
+        };
+        let Some(rect) = centre_crop(info.width, info.height, cut) else {
+            continue;
+        };
+        out.push((
+            name,
+            decode_and_hash(&source, &info, opts, deadline, Some(rect), None)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The centre of a `w`×`h` frame with `cut` (a share) taken from each side, its corners on
+/// even pixels (chroma subsampling); `None` when under 16 pixels are left.
+fn centre_crop(w: u32, h: u32, cut: f64) -> Option<Rect> {
+    let edge = |d: u32| -> (u32, u32) {
+        let a = ((f64::from(d) * cut).ceil() as u32).div_ceil(2) * 2;
+        let b = ((f64::from(d) * (1.0 - cut)).floor() as u32) / 2 * 2;
+        (a, b)
+    };
+    let ((x0, x1), (y0, y1)) = (edge(w), edge(h));
+    (x1 >= x0 + 16 && y1 >= y0 + 16).then(|| Rect {
+        x: x0,
+        y: y0,
+        width: x1 - x0,
+        height: y1 - y0,
     })
 }
 
@@ -761,6 +826,29 @@ fn scale_rect_inward(r: Rect, from: (u32, u32), to: (u32, u32), align: u32) -> O
     })
 }
 
+/// The rectangle inside both `a` and `b` (which overlap).
+fn deeper(a: Rect, b: Rect) -> Rect {
+    let (x0, y0) = (a.x.max(b.x), a.y.max(b.y));
+    let (x1, y1) = (
+        (a.x + a.width).min(b.x + b.width),
+        (a.y + a.height).min(b.y + b.height),
+    );
+    Rect {
+        x: x0,
+        y: y0,
+        width: x1.saturating_sub(x0),
+        height: y1.saturating_sub(y0),
+    }
+}
+
+/// Whether every edge of `a` is at most `d` pixels from the same edge of `b`.
+fn within(a: Rect, b: Rect, d: u32) -> bool {
+    a.x.abs_diff(b.x) <= d
+        && a.y.abs_diff(b.y) <= d
+        && (a.x + a.width).abs_diff(b.x + b.width) <= d
+        && (a.y + a.height).abs_diff(b.y + b.height) <= d
+}
+
 /// Whether `a` lies within `b`.
 fn inside(a: Rect, b: Rect) -> bool {
     a.x >= b.x && a.y >= b.y && a.x + a.width <= b.x + b.width && a.y + a.height <= b.y + b.height
@@ -810,13 +898,39 @@ impl Samples {
         }
     }
 
-    /// The content rectangle of the sampled frames and what found it: black bars first,
-    /// then a rectangle that the image detectors (borders of any colour, a caption band,
-    /// the picture inside a phone or page frame) find on most of the frames alike, the
-    /// layout of an edit being fixed while the picture moves.
+    /// The content rectangle of the sampled frames and what found it: first a layout that
+    /// stays still while the picture moves ([`detect_layout`]: borders of any colour, a
+    /// caption band, a phone or post frame, with whatever text they carry); then uniform
+    /// bars ([`detect_letterbox`]), or a rectangle that the image detectors find on most of
+    /// the frames alike, for videos whose picture hardly moves.
     fn detect(&self, opts: &LetterboxOptions) -> Option<(Rect, &'static str)> {
         let frames: Vec<&[u8]> = self.frames.iter().map(|(_, f)| f.as_slice()).collect();
+        let still = LayoutOptions {
+            align: opts.align,
+            ..LayoutOptions::default()
+        };
         let bars = detect_letterbox(&frames, self.width, self.height, opts);
+        if let Some(r) = detect_layout(&frames, self.width, self.height, &still) {
+            // Uniform bars are certain: where they reach deeper (a side whose band the
+            // layout test left alone, a picture's edge that hardly moves), they win.
+            let rect = bars
+                .map(|b| deeper(r.rect, b))
+                .filter(|d| d.width >= 16 && d.height >= 16)
+                .unwrap_or(r.rect);
+            // The image detectors, where most frames agree on nearly the same rectangle,
+            // place its edges more exactly (compression rings a few lines beside a sharp
+            // edge, which still frames do not tell from the picture).
+            let rect = match self.layout(&frames, opts) {
+                Some((v, _)) if within(v, rect, 6) => v,
+                _ => rect,
+            };
+            // Plain bars that both detectors see alike keep the letterbox name.
+            let via = match bars {
+                Some(b) if b == rect && r.kind == RegionKind::TrimBorder => "trim-letterbox",
+                _ => r.kind.name(),
+            };
+            return Some((rect, via));
+        }
         let layout = self.layout(&frames, opts);
         match (bars, layout) {
             // A band of text beyond a plain strip: the strip passes for a bar, the detectors

@@ -184,12 +184,15 @@ pub(crate) async fn bank_add_media(
     let media_type;
     let digests = if crate::video::is_video(&bytes) {
         media_type = "video";
-        let v = state.hash_video(bytes.to_vec(), 1.0, false).await?;
-        entries.push(ward_engine::vpdq_frames_entry(
-            &v.vpdq,
-            labels.clone(),
-            source_id.clone(),
-        ));
+        let (v, d) = state
+            .hash_video_with(bytes.to_vec(), 1.0, false, &ward_media::BANK_VIDEO_DERIVED)
+            .await?;
+        let entry = ward_engine::vpdq_frames_entry(&v.vpdq, labels.clone(), source_id.clone());
+        let d = ward_engine::derived_vpdq_signals(&d);
+        if !d.is_empty() {
+            derived.push(("vpdq", entry.value.clone(), d));
+        }
+        entries.push(entry);
         v.digests
     } else {
         media_type = "photo";
@@ -427,6 +430,11 @@ async fn submit_video(
     let mut inputs = Vec::new();
     let mut matches = Vec::new();
     for (m, via, region) in &found {
+        // Through an entry's derived vPDQ (a crop of the media ward hashed): say which.
+        let via = match &m.derived {
+            Some(d) => format!("{via}+derived:{d}"),
+            None => via.clone(),
+        };
         let segments: Vec<Value> = m
             .segments
             .iter()

@@ -24,6 +24,9 @@ use ward_pdq::vpdq::VpdqFrame;
 use crate::error::{ApiError, ErrorKind};
 use crate::AppState;
 
+/// Derived vPDQ of a video, by kind.
+pub(crate) type DerivedVpdq = Vec<(&'static str, Vec<VpdqFrame>)>;
+
 /// The video side of the server state.
 #[derive(Default)]
 pub(crate) struct VideoState {
@@ -47,6 +50,21 @@ impl AppState {
         seconds_per_hash: f64,
         remove_letterbox: bool,
     ) -> Result<VideoSignals, ApiError> {
+        Ok(self
+            .hash_video_with(bytes, seconds_per_hash, remove_letterbox, &[])
+            .await?
+            .0)
+    }
+
+    /// [`Self::hash_video`] and, for a bank entry, the derived vPDQ of `derived` (names of
+    /// `ward_media::VIDEO_DERIVED_KINDS`) from the same temporary file.
+    pub(crate) async fn hash_video_with(
+        &self,
+        bytes: Vec<u8>,
+        seconds_per_hash: f64,
+        remove_letterbox: bool,
+        derived: &'static [&'static str],
+    ) -> Result<(VideoSignals, DerivedVpdq), ApiError> {
         let slot = self.hashing_slot()?;
         let config = self.config();
         let dir = config
@@ -76,7 +94,13 @@ impl AppState {
             std::io::Write::write_all(&mut file, &bytes)
                 .map_err(|e| ApiError::internal(format!("writing the upload: {e}")))?;
             // Removed when `file` drops, on every path.
-            ward_media::hash_video_file(file.path(), &opts).map_err(video_error)
+            let signals = ward_media::hash_video_file(file.path(), &opts).map_err(video_error)?;
+            let derived = if derived.is_empty() {
+                Vec::new()
+            } else {
+                ward_media::derived_vpdq(file.path(), &opts, derived).map_err(video_error)?
+            };
+            Ok((signals, derived))
         })
         .await?
     }

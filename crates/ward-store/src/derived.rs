@@ -1,5 +1,5 @@
-//! Derived signals (extra PDQ hashes of an entry's media: crops, small rotations) and the
-//! per-bank thresholds of edit-robust matching.
+//! Derived signals (extra hashes of an entry's media: crops, small rotations; PDQ for an
+//! image entry, vPDQ for a video entry) and the per-bank thresholds of edit-robust matching.
 //!
 //! A derived signal belongs to one entry and has no status of its own: it matches while its
 //! entry is active. It is not an entry, so nothing that lists or exports entries sees it; the
@@ -14,9 +14,10 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 pub struct NewDerived {
     /// What was derived, e.g. `crop-5-centre` (ward-media's `DerivedKind` names).
     pub name: String,
-    /// The PDQ hash, 32 bytes.
+    /// Its value in its entry's form: the PDQ hash, 32 bytes, of a PDQ entry; the frames in
+    /// the reference's line format (`frame,quality,hash,timestamp`) of a vPDQ entry.
     pub value: Vec<u8>,
-    /// Its quality (0–100).
+    /// Its quality (0–100; of a vPDQ, the mean over its frames).
     pub quality: u8,
 }
 
@@ -32,7 +33,7 @@ pub struct IndexedDerived {
     pub bank: i64,
     /// What was derived.
     pub name: String,
-    /// The PDQ hash, 32 bytes.
+    /// Its value (see [`NewDerived::value`]).
     pub value: Vec<u8>,
     /// Whether its entry is active.
     pub active: bool,
@@ -178,6 +179,24 @@ impl Store {
     }
 }
 
+/// A derived signal has its entry's form: a PDQ entry's is a 32-byte hash, a vPDQ entry's
+/// is frames in the reference's line format (text; the engine parses it).
+fn check_derived_value(signal_type: &str, d: &NewDerived) -> Result<(), StoreError> {
+    let wrong = if signal_type == "vpdq" {
+        (d.value.is_empty() || std::str::from_utf8(&d.value).is_err())
+            .then(|| "vPDQ lines (UTF-8 text)".to_owned())
+    } else {
+        (d.value.len() != 32).then(|| format!("32 bytes, not {}", d.value.len()))
+    };
+    match wrong {
+        Some(want) => Err(StoreError::Invalid(format!(
+            "derived signal {} of a {signal_type} entry must be {want}",
+            d.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Inserts derived signals inside the caller's transaction (change sequence `seq`), with
 /// the audit record; nothing when `items` holds none.
 pub(crate) fn insert_derived(
@@ -211,13 +230,7 @@ pub(crate) fn insert_derived(
                 })?;
             let mut n = 0;
             for d in derived {
-                if d.value.len() != 32 {
-                    return Err(StoreError::Invalid(format!(
-                        "derived signal {} must be 32 bytes, not {}",
-                        d.name,
-                        d.value.len()
-                    )));
-                }
+                check_derived_value(signal_type, d)?;
                 n += ins.execute(params![entry, d.name, d.value, d.quality, seq])? as u64;
             }
             if n > 0 {

@@ -165,4 +165,48 @@ mod sqlite {
         let with = ids.iter().find(|(_, v)| v == &vec![2u8; 32]).unwrap().0;
         assert_eq!(s.derived_of(with).unwrap().len(), 1);
     }
+
+    /// A video entry's derived signal is vPDQ text, not a 32-byte hash; a binary value for a
+    /// video entry, or text for a PDQ entry, is refused with nothing kept.
+    #[test]
+    fn a_video_entrys_derived_signal_is_vpdq_text() {
+        let mut s = Store::in_memory().unwrap();
+        s.create_bank(&bank("media"), "t").unwrap();
+        let video = NewEntry {
+            signal_type: "vpdq",
+            value: b"0,100,aa,0.000\n".to_vec(),
+            labels: vec![],
+            source_id: Some("clip.mp4".into()),
+        };
+        let derived = |value: &[u8]| NewDerived {
+            name: "crop-5-centre".into(),
+            value: value.to_vec(),
+            quality: 80,
+        };
+        let lines = b"0,80,bb,0.000\n".to_vec();
+        let key = video.value.clone();
+        let binary = [("vpdq", key.clone(), vec![derived(&[0xff, 0xfe, 0])])];
+        assert!(matches!(
+            s.import_with_derived("media", std::slice::from_ref(&video), &binary, "t"),
+            Err(StoreError::Invalid(_))
+        ));
+        let text_for_pdq = [("pdq", vec![3u8; 32], vec![derived(&lines)])];
+        assert!(s
+            .import_with_derived("media", &[entry(3)], &text_for_pdq, "t")
+            .is_err());
+        let mut n = 0;
+        s.for_each_entry("media", |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 0, "nothing of a refused import is kept");
+        let good = [("vpdq", key.clone(), vec![derived(&lines)])];
+        let (o, nd) = s
+            .import_with_derived("media", &[video], &good, "t")
+            .unwrap();
+        assert_eq!((o.added, nd), (1, 1));
+        let id = s.entry_id_of("media", "vpdq", &key).unwrap().unwrap();
+        assert_eq!(s.derived_of(id).unwrap()[0].value, lines);
+    }
 }

@@ -78,8 +78,8 @@ pub enum BankCommand {
         /// A label for the added entries (repeatable).
         #[arg(long = "label", value_name = "LABEL")]
         labels: Vec<String>,
-        /// Do not store derived hashes (crops and small rotations of each image, matched as
-        /// its entry, never exported).
+        /// Do not store derived hashes (crops and small rotations of each image, 5 % and
+        /// 10 % centre crops of each video; matched as its entry, never exported).
         #[arg(long)]
         no_derived: bool,
         #[command(flatten)]
@@ -90,7 +90,8 @@ pub enum BankCommand {
         /// Bank name.
         name: String,
         /// JSON lines: {"id", "signal_type", "value", "status", "labels", "source_id",
-        /// "derived": [{"name", "pdq", "quality"}]}.
+        /// "derived": [{"name", "pdq", "quality"}]} (a video entry's derived:
+        /// {"name", "vpdq_frames", "quality"}).
         #[arg(long)]
         json: bool,
     },
@@ -310,12 +311,32 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                     }
                     ward_media::MediaSignals::Video(v) => {
                         // Bank videos keep the lists' convention: the plain vPDQ at one hash
-                        // a second.
-                        entries.push(ward_engine::vpdq_frames_entry(
+                        // a second; ward's own centre crops go beside it as derived vPDQ.
+                        let entry = ward_engine::vpdq_frames_entry(
                             &v.vpdq,
                             labels.clone(),
                             source_id.clone(),
-                        ));
+                        );
+                        if !no_derived {
+                            match ward_media::derived_vpdq(
+                                &path,
+                                &video_opts,
+                                &ward_media::BANK_VIDEO_DERIVED,
+                            ) {
+                                Ok(d) => {
+                                    let d = ward_engine::derived_vpdq_signals(&d);
+                                    if !d.is_empty() {
+                                        derived.push(("vpdq", entry.value.clone(), d));
+                                    }
+                                }
+                                Err(e) => {
+                                    eprintln!("{}: {e}", path.display());
+                                    failed = true;
+                                    continue;
+                                }
+                            }
+                        }
+                        entries.push(entry);
                         v.digests
                     }
                 };
@@ -349,8 +370,14 @@ pub fn run(cmd: BankCommand, mut ward: Ward) -> anyhow::Result<ExitCode> {
                 if json {
                     let d: Vec<serde_json::Value> = derived
                         .iter()
-                        .map(|d| {
-                            serde_json::json!({"name": d.name, "pdq": hex(&d.value), "quality": d.quality})
+                        .map(|d| match e.signal_type.as_str() {
+                            // A video entry's derived vPDQ: its frames, not the text.
+                            "vpdq" => serde_json::json!({
+                                "name": d.name,
+                                "vpdq_frames": String::from_utf8_lossy(&d.value).lines().filter(|l| !l.trim().is_empty()).count(),
+                                "quality": d.quality,
+                            }),
+                            _ => serde_json::json!({"name": d.name, "pdq": hex(&d.value), "quality": d.quality}),
                         })
                         .collect();
                     let v = serde_json::json!({

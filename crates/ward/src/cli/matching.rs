@@ -121,7 +121,10 @@ pub fn run(args: MatchArgs, mut ward: Ward) -> anyhow::Result<ExitCode> {
         remove_letterbox: !args.keep_letterbox,
         ..VideoOptions::default()
     };
-    let video_match = VideoMatchOptions::default();
+    let video_match = VideoMatchOptions {
+        derived: normalise,
+        ..VideoMatchOptions::default()
+    };
     let files = output::expand_paths(&args.paths);
     let pool = args.media.thread_pool()?;
     let progress = Progress::new(files.len() as u64);
@@ -339,11 +342,14 @@ fn video_matches(
     let mut found: Vec<(VideoMatch, String)> = ward
         .match_vpdq(&v.vpdq, opts)?
         .into_iter()
-        .map(|m| (m, "original".to_owned()))
+        .map(|m| {
+            let via = video_via("original", &m);
+            (m, via)
+        })
         .collect();
     if let Some(c) = &v.vpdq_cropped {
         for m in ward.match_vpdq(&c.vpdq, opts)? {
-            let via = format!("{} {}", c.via, c.content);
+            let via = video_via(&format!("{} {}", c.via, c.content), &m);
             match found.iter_mut().find(|(f, _)| f.entry.id == m.entry.id) {
                 Some(f) if m.comparison.query_match_pct > f.0.comparison.query_match_pct => {
                     *f = (m, via)
@@ -359,6 +365,17 @@ fn video_matches(
             .total_cmp(&a.0.comparison.query_match_pct)
     });
     Ok(found)
+}
+
+/// What a video match went through: the frames as uploaded (`original`) or a content
+/// rectangle (`trim-letterbox 640x360+0+60`), and the entry's derived vPDQ when that is what
+/// matched (`derived:crop-5-centre`, `caption-band 480x612+0+108+derived:crop-5-centre`).
+fn video_via(query: &str, m: &VideoMatch) -> String {
+    match (&m.derived, query) {
+        (None, _) => query.to_owned(),
+        (Some(d), "original") => format!("derived:{d}"),
+        (Some(d), q) => format!("{q}+derived:{d}"),
+    }
 }
 
 /// Prints a video's matches: JSON with percentages, verdict and segments, or one line per
