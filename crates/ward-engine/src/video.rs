@@ -151,6 +151,21 @@ pub fn derived_vpdq_signals(derived: &[(&str, Vec<VpdqFrame>)]) -> Vec<ward_stor
         .collect()
 }
 
+/// The usual time between consecutive frames of a vPDQ (the median step; 0 with under two
+/// frames).
+fn sampling_step(frames: &[VpdqFrame]) -> f64 {
+    let mut steps: Vec<f64> = frames
+        .windows(2)
+        .map(|w| w[1].timestamp - w[0].timestamp)
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .collect();
+    if steps.is_empty() {
+        return 0.0;
+    }
+    steps.sort_by(f64::total_cmp);
+    steps[steps.len() / 2]
+}
+
 impl Ward {
     fn refresh_vpdq(&mut self, quality: u8) -> Result<(), EngineError> {
         let seq = self.store.seq()?;
@@ -218,8 +233,10 @@ impl Ward {
         let Some(v) = &self.vpdq else {
             return Ok(Vec::new());
         };
+        // Each frame stands for the time until the next one: the upload spans its frames
+        // and one step more.
         let span = match (query.first(), query.last()) {
-            (Some(a), Some(b)) => b.timestamp - a.timestamp,
+            (Some(a), Some(b)) => b.timestamp - a.timestamp + sampling_step(query),
             _ => 0.0,
         };
         let mut candidates: Vec<u32> = Vec::new();
@@ -252,7 +269,14 @@ impl Ward {
             // the bank (frames between the bank's one-a-second samples may differ by more than
             // the distance in motion); how much of the upload's time the aligned segments
             // cover does not, so either says "copy".
-            let covered: f64 = segments.iter().map(|s| s.query_end - s.query_start).sum();
+            // A segment's last bank frame stands for the bank's next step too (the query
+            // frames until the bank's next sample are the same picture, moved on).
+            let step = sampling_step(frames);
+            let covered: f64 = segments
+                .iter()
+                .map(|s| s.query_end - s.query_start + step)
+                .sum::<f64>()
+                .min(span);
             let coverage = if span > 0.0 { covered / span } else { 0.0 };
             let verdict = if comparison.is_match || coverage >= opts.copy_coverage {
                 Verdict::Copy
