@@ -167,6 +167,12 @@ pub struct VideoSignals {
     /// With [`VideoOptions::remove_letterbox`] and bars found: the content rectangle and the
     /// hashes of the same frames cropped to it. `None` otherwise.
     pub vpdq_cropped: Option<CroppedVpdq>,
+    /// Other readings of bars that [`Self::vpdq_cropped`] trimmed, for a video that had black
+    /// bars of its own before more were added (they merge, and the content rectangle trims
+    /// both): the frame trimmed along one axis only, or the original frame guessed from the
+    /// usual aspect ratios along the barred axis (via `trim-added-bars`). Hashed from the
+    /// frames of one more decode pass; empty for most videos.
+    pub vpdq_nested: Vec<CroppedVpdq>,
     /// MD5 and SHA-256 of the file's bytes.
     pub digests: Digests,
     /// The stream that was hashed.
@@ -278,9 +284,32 @@ pub fn hash_video_file(path: &Path, opts: &VideoOptions) -> Result<VideoSignals,
         }),
         None => None,
     };
+    // Nested bars: other frames the bank copy may have had, cropped here from whole frames
+    // (exact for 4:2:0 planes at even offsets; not in the downscale mode, whose frames are
+    // scaled before they reach us).
+    let nested = match (&vpdq_cropped, opts.downscale) {
+        (Some(c), None) if matches!(c.via, "trim-letterbox" | "trim-border") => {
+            nested_frames(c.content, info.width, info.height, opts.letterbox.align)
+        }
+        _ => Vec::new(),
+    };
+    let vpdq_nested = if nested.is_empty() {
+        Vec::new()
+    } else {
+        decode_and_hash_rects(&source, &info, opts, deadline, &nested)?
+            .into_iter()
+            .zip(nested)
+            .map(|(vpdq, content)| CroppedVpdq {
+                content,
+                via: "trim-added-bars",
+                vpdq,
+            })
+            .collect()
+    };
     Ok(VideoSignals {
         vpdq,
         vpdq_cropped,
+        vpdq_nested,
         digests,
         info,
     })
@@ -826,6 +855,92 @@ fn scale_rect_inward(r: Rect, from: (u32, u32), to: (u32, u32), align: u32) -> O
     })
 }
 
+/// Aspect ratios (width / height) that a video's own frame usually has.
+const USUAL_ASPECTS: [(u32, u32); 8] = [
+    (16, 9),
+    (4, 3),
+    (3, 2),
+    (1, 1),
+    (2, 3),
+    (3, 4),
+    (9, 16),
+    (21, 9),
+];
+
+/// The frames a video with bars of its own may have had before more bars were added around
+/// it, given the content rectangle `c` that trimmed them all in a `w`×`h` frame: with bars on
+/// both axes, the frame trimmed along one axis only (the added bars on one axis, the video's
+/// own on the other); with bars on one axis, a centred frame of each usual aspect ratio that
+/// leaves bars of at least 2 % on both sides of the content and trims at least 2 % of the
+/// frame. Corners on multiples of `align`; at most 8.
+fn nested_frames(c: Rect, w: u32, h: u32, align: u32) -> Vec<Rect> {
+    let a = align.max(2);
+    let down = |v: u32| v / a * a;
+    let bars_y = h - c.height;
+    let bars_x = w - c.width;
+    let (min_y, min_x) = (h / 50, w / 50);
+    let mut out = Vec::new();
+    let mut push = |r: Rect| {
+        if r.width >= 16 && r.height >= 16 && !out.contains(&r) && out.len() < 8 {
+            out.push(r);
+        }
+    };
+    match (bars_y >= min_y.max(2), bars_x >= min_x.max(2)) {
+        (true, true) => {
+            push(Rect {
+                x: 0,
+                y: c.y,
+                width: w,
+                height: c.height,
+            });
+            push(Rect {
+                x: c.x,
+                y: 0,
+                width: c.width,
+                height: h,
+            });
+        }
+        (true, false) => {
+            for (aw, ah) in USUAL_ASPECTS {
+                let fh = down((u64::from(w) * u64::from(ah) / u64::from(aw)) as u32);
+                let y = down(h.saturating_sub(fh) / 2);
+                if fh >= c.height + 2 * min_y
+                    && fh + 2 * min_y <= h
+                    && y <= c.y
+                    && y + fh >= c.y + c.height
+                {
+                    push(Rect {
+                        x: 0,
+                        y,
+                        width: w,
+                        height: fh,
+                    });
+                }
+            }
+        }
+        (false, true) => {
+            for (aw, ah) in USUAL_ASPECTS {
+                let fw = down((u64::from(h) * u64::from(aw) / u64::from(ah)) as u32);
+                let x = down(w.saturating_sub(fw) / 2);
+                if fw >= c.width + 2 * min_x
+                    && fw + 2 * min_x <= w
+                    && x <= c.x
+                    && x + fw >= c.x + c.width
+                {
+                    push(Rect {
+                        x,
+                        y: 0,
+                        width: fw,
+                        height: h,
+                    });
+                }
+            }
+        }
+        (false, false) => {}
+    }
+    out
+}
+
 /// The rectangle inside both `a` and `b` (which overlap).
 fn deeper(a: Rect, b: Rect) -> Rect {
     let (x0, y0) = (a.x.max(b.x), a.y.max(b.y));
@@ -1002,8 +1117,52 @@ fn decode_and_hash(
     opts: &VideoOptions,
     deadline: Instant,
     crop: Option<Rect>,
-    mut samples: Option<&mut Samples>,
+    samples: Option<&mut Samples>,
 ) -> Result<Vec<VpdqFrame>, MediaError> {
+    let mut out = decode_and_hash_inner(source, info, opts, deadline, crop, samples, &[])?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// Decodes whole frames once and hashes each of `rects` (inside the frame, corners on even
+/// pixels) cut from every sampled frame: one vPDQ per rectangle, in order. Not for the
+/// downscale mode.
+fn decode_and_hash_rects(
+    source: &Source,
+    info: &VideoInfo,
+    opts: &VideoOptions,
+    deadline: Instant,
+    rects: &[Rect],
+) -> Result<Vec<Vec<VpdqFrame>>, MediaError> {
+    let whole = Rect {
+        x: 0,
+        y: 0,
+        width: info.width,
+        height: info.height,
+    };
+    if opts.downscale.is_some()
+        || rects
+            .iter()
+            .any(|r| !inside(*r, whole) || r.x % 2 == 1 || r.y % 2 == 1)
+    {
+        return Err(MediaError::Ffmpeg(format!(
+            "cannot cut {rects:?} from {}x{} frames",
+            info.width, info.height
+        )));
+    }
+    decode_and_hash_inner(source, info, opts, deadline, None, None, rects)
+}
+
+/// [`decode_and_hash`], and with `rects` non-empty the vPDQ of each rectangle instead of
+/// the whole frame's.
+fn decode_and_hash_inner(
+    source: &Source,
+    info: &VideoInfo,
+    opts: &VideoOptions,
+    deadline: Instant,
+    crop: Option<Rect>,
+    mut samples: Option<&mut Samples>,
+    rects: &[Rect],
+) -> Result<Vec<Vec<VpdqFrame>>, MediaError> {
     let (w, h) = opts.downscale.unwrap_or(match crop {
         Some(r) => (r.width, r.height),
         None => (info.width, info.height),
@@ -1117,24 +1276,53 @@ fn decode_and_hash(
     });
 
     let (width, height) = (w as usize, h as usize);
-    let hash = |(index, buf): &(u32, Vec<u8>)| -> Result<VpdqFrame, MediaError> {
-        let pdq = if planes {
-            ward_pdq::pdq_yuv420(&ward_pdq::Yuv420::new(buf, width, height).map_err(wrong_size)?)
-        } else {
-            ward_pdq::pdq(&ward_pdq::Pixels::rgb(buf, width, height).map_err(wrong_size)?)
-        };
-        Ok(VpdqFrame {
-            frame: *index,
-            quality: pdq.quality,
-            hash: pdq.hash,
-            timestamp: vpdq::timestamp(*index, info.fps),
-        })
+    let whole = [Rect {
+        x: 0,
+        y: 0,
+        width: w,
+        height: h,
+    }];
+    let rects = if rects.is_empty() { &whole[..] } else { rects };
+    let hash = |(index, buf): &(u32, Vec<u8>)| -> Result<Vec<VpdqFrame>, MediaError> {
+        rects
+            .iter()
+            .map(|r| {
+                let pdq = if r.width == w && r.height == h {
+                    if planes {
+                        let frame = ward_pdq::Yuv420::new(buf, width, height);
+                        ward_pdq::pdq_yuv420(&frame.map_err(wrong_size)?)
+                    } else {
+                        ward_pdq::pdq(
+                            &ward_pdq::Pixels::rgb(buf, width, height).map_err(wrong_size)?,
+                        )
+                    }
+                } else if planes {
+                    let cut = cut_yuv420(buf, width, height, *r);
+                    let frame = ward_pdq::Yuv420::new(&cut, r.width as usize, r.height as usize);
+                    ward_pdq::pdq_yuv420(&frame.map_err(wrong_size)?)
+                } else {
+                    let cut = cut_rgb(buf, width, *r);
+                    let frame = ward_pdq::Pixels::rgb(&cut, r.width as usize, r.height as usize);
+                    ward_pdq::pdq(&frame.map_err(wrong_size)?)
+                };
+                Ok(VpdqFrame {
+                    frame: *index,
+                    quality: pdq.quality,
+                    hash: pdq.hash,
+                    timestamp: vpdq::timestamp(*index, info.fps),
+                })
+            })
+            .collect()
     };
-    let mut out: Vec<VpdqFrame> = Vec::new();
+    let mut out: Vec<Vec<VpdqFrame>> = vec![Vec::new(); rects.len()];
     let mut batch: Vec<(u32, Vec<u8>)> = Vec::with_capacity(batch_len);
     let mut flush = |batch: &mut Vec<(u32, Vec<u8>)>| -> Result<(), MediaError> {
-        let hashed: Result<Vec<VpdqFrame>, MediaError> = batch.par_iter().map(hash).collect();
-        out.extend(hashed?);
+        let hashed: Result<Vec<Vec<VpdqFrame>>, MediaError> = batch.par_iter().map(hash).collect();
+        for frame in hashed? {
+            for (o, f) in out.iter_mut().zip(frame) {
+                o.push(f);
+            }
+        }
         for (_, buf) in batch.drain(..) {
             // The reader may have finished: then the buffer is simply dropped.
             let _ = free_tx.send(buf);
@@ -1205,13 +1393,53 @@ fn decode_and_hash(
             "the last frame has {torn} of its {frame_len} bytes"
         )));
     }
-    if out.is_empty() {
+    if out.first().is_none_or(Vec::is_empty) {
         return Err(MediaError::NotVideo(format!(
             ": no frame could be decoded ({})",
             stderr.message()
         )));
     }
     Ok(out)
+}
+
+/// The rectangle `r` of a packed 4:2:0 frame `width` pixels wide, packed; `r`'s corners on
+/// even pixels, so the chroma samples are the frame's own (what ffmpeg's `crop` gives).
+fn cut_yuv420(buf: &[u8], width: usize, height: usize, r: Rect) -> Vec<u8> {
+    let (x, y, rw, rh) = (
+        r.x as usize,
+        r.y as usize,
+        r.width as usize,
+        r.height as usize,
+    );
+    let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    let mut out = Vec::with_capacity(ward_pdq::Yuv420::frame_len(rw, rh).unwrap_or(0));
+    for row in y..y + rh {
+        out.extend_from_slice(&buf[row * width + x..row * width + x + rw]);
+    }
+    for plane in 0..2 {
+        let base = width * height + plane * cw * ch;
+        for row in y / 2..(y + rh).div_ceil(2) {
+            let start = base + row * cw + x / 2;
+            out.extend_from_slice(&buf[start..start + rw.div_ceil(2)]);
+        }
+    }
+    out
+}
+
+/// The rectangle `r` of a packed RGB24 frame `width` pixels wide, packed.
+fn cut_rgb(buf: &[u8], width: usize, r: Rect) -> Vec<u8> {
+    let (x, y, rw, rh) = (
+        r.x as usize,
+        r.y as usize,
+        r.width as usize,
+        r.height as usize,
+    );
+    let mut out = Vec::with_capacity(rw * rh * 3);
+    for row in y..y + rh {
+        let start = (row * width + x) * 3;
+        out.extend_from_slice(&buf[start..start + rw * 3]);
+    }
+    out
 }
 
 /// A frame from ffmpeg that is not the size it was asked for.
@@ -1301,6 +1529,134 @@ mod tests {
         assert!(*ks.last().unwrap() >= 500, "{ks:?}");
         // Large frames: fewer held, at least two.
         assert_eq!(Samples::new(7680, 4320, 512 << 20).keep, 1);
+    }
+
+    #[test]
+    fn nested_bars_give_the_frames_before_more_bars() {
+        // A 480x720 portrait video with pillar bars of its own (content 416 wide),
+        // letterboxed to 480x960: bars on both axes, so each axis alone.
+        let c = Rect {
+            x: 32,
+            y: 120,
+            width: 416,
+            height: 720,
+        };
+        let n = nested_frames(c, 480, 960, 2);
+        assert_eq!(
+            n,
+            [
+                Rect {
+                    x: 0,
+                    y: 120,
+                    width: 480,
+                    height: 720
+                },
+                Rect {
+                    x: 32,
+                    y: 0,
+                    width: 416,
+                    height: 960
+                },
+            ]
+        );
+        // The same video pillarboxed to 1280x720: its own bars merge with the added ones;
+        // the 2:3 frame centred is among the guesses, the whole frame and the content not.
+        let c = Rect {
+            x: 432,
+            y: 0,
+            width: 416,
+            height: 720,
+        };
+        let n = nested_frames(c, 1280, 720, 2);
+        assert!(
+            n.contains(&Rect {
+                x: 400,
+                y: 0,
+                width: 480,
+                height: 720
+            }),
+            "{n:?}"
+        );
+        assert!(
+            n.iter()
+                .all(|r| r.width > 416 && r.width < 1280 && r.height == 720),
+            "{n:?}"
+        );
+        // Bars on one axis that leave the content no bars of its own: nothing to guess;
+        // a square video with bars of its own, letterboxed to 1080x1440: its square frame.
+        let c = Rect {
+            x: 0,
+            y: 180,
+            width: 1080,
+            height: 1080,
+        };
+        assert!(
+            nested_frames(c, 1080, 1440, 2).is_empty(),
+            "content leaves no bars of its own"
+        );
+        let c = Rect {
+            x: 0,
+            y: 300,
+            width: 1080,
+            height: 840,
+        };
+        assert!(nested_frames(c, 1080, 1440, 2).contains(&Rect {
+            x: 0,
+            y: 180,
+            width: 1080,
+            height: 1080
+        }));
+        // No bars: nothing.
+        assert!(nested_frames(
+            Rect {
+                x: 0,
+                y: 0,
+                width: 640,
+                height: 360
+            },
+            640,
+            360,
+            2
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn cuts_keep_the_planes_aligned() {
+        // A 6x4 4:2:0 frame: Y = 10*row + col, U = 100 + 10*row + col, V = 200 + ...
+        let (w, h) = (6usize, 4usize);
+        let mut buf: Vec<u8> = (0..h)
+            .flat_map(|r| (0..w).map(move |c| (10 * r + c) as u8))
+            .collect();
+        for base in [100, 200] {
+            buf.extend((0..2).flat_map(|r| (0..3).map(move |c| (base + 10 * r + c) as u8)));
+        }
+        let cut = cut_yuv420(
+            &buf,
+            w,
+            h,
+            Rect {
+                x: 2,
+                y: 2,
+                width: 4,
+                height: 2,
+            },
+        );
+        assert_eq!(cut, [22, 23, 24, 25, 32, 33, 34, 35, 111, 112, 211, 212]);
+        let rgb: Vec<u8> = (0..2 * 3 * 3).map(|i| i as u8).collect();
+        assert_eq!(
+            cut_rgb(
+                &rgb,
+                3,
+                Rect {
+                    x: 1,
+                    y: 1,
+                    width: 2,
+                    height: 1
+                }
+            ),
+            [12, 13, 14, 15, 16, 17]
+        );
     }
 
     #[test]

@@ -412,11 +412,12 @@ async fn submit_video(
 ) -> Result<Json<Value>, ApiError> {
     let content_type = video_mime(&bytes);
     let signals = state.hash_video(bytes.to_vec(), 0.0, true).await?;
-    // The upload as it is, then its content inside bars; per entry the better of the two.
+    // The upload as it is, then its content inside bars (and inside added bars); per entry
+    // the best.
     let mut found = Vec::new();
     let plain = state.match_video(signals.vpdq.clone()).await?;
     found.extend(plain.into_iter().map(|m| (m, "vpdq".to_owned(), None)));
-    if let Some(c) = &signals.vpdq_cropped {
+    for c in signals.vpdq_cropped.iter().chain(&signals.vpdq_nested) {
         let r = c.content;
         let region = json!({"x": r.x, "y": r.y, "width": r.width, "height": r.height});
         for m in state.match_video(c.vpdq.clone()).await? {

@@ -196,3 +196,51 @@ fn issue_8_a_cropped_clip_matches_a_media_built_entry_through_its_derived_vpdq()
     let plain_hash = w.run(&["hash", "--format", "vpdq", "known.mp4"]).expect(0);
     assert_eq!(exported.trim(), plain_hash.stdout().trim());
 }
+
+/// A clip with black bars of its own, letterboxed or pillarboxed again on upload: the added
+/// bars merge with its own and trimming them all is no longer the shared list's picture; the
+/// frame inside the added bars is (`trim-added-bars`), on the same axis and across.
+#[test]
+fn issue_8_a_clip_with_bars_of_its_own_matches_after_more_bars_are_added() {
+    let w = Ward::new();
+    // 4:3 with letterbox bars of its own.
+    let own = "pad=320:240:0:30";
+    make(&w, "known.mp4", ZOOM, own);
+    // Made taller for a phone (the added bars merge with its own), and pillarboxed to 16:9.
+    make(&w, "taller.mp4", ZOOM, &format!("{own},pad=320:568:0:164"));
+    make(&w, "wider.mp4", ZOOM, &format!("{own},pad=428:240:54:0"));
+    let vpdq = w.run(&["hash", "--format", "vpdq", "known.mp4"]).expect(0);
+    w.write("known.vpdq.txt", vpdq.stdout().as_bytes());
+    w.run(&["bank", "create", "shared"]).expect(0);
+    w.run(&[
+        "bank",
+        "import",
+        "shared",
+        "known.vpdq.txt",
+        "--format",
+        "vpdq",
+    ])
+    .expect(0);
+    for (file, want) in [
+        ("taller.mp4", "320x240+0+164"),
+        ("wider.mp4", "320x240+54+0"),
+    ] {
+        let found = vpdq_matches(&w, &["match", "--json", file]);
+        let m = found
+            .first()
+            .unwrap_or_else(|| panic!("{file}: the clip is not found"));
+        assert_eq!(m["via"], format!("trim-added-bars {want}"), "{file}: {m}");
+        assert_eq!(m["verdict"], "copy", "{file}: {m}");
+        let plain = vpdq_matches(
+            &w,
+            &[
+                "match",
+                "--json",
+                "--keep-letterbox",
+                "--no-normalise",
+                file,
+            ],
+        );
+        assert!(plain.is_empty(), "{file}: {plain:?}");
+    }
+}

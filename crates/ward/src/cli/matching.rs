@@ -333,7 +333,8 @@ fn exact_matches(ward: &Ward, d: &ward_media::Digests) -> anyhow::Result<Vec<Fou
 }
 
 /// Video matches of the frames as uploaded and, when bars were found, of the content inside
-/// them; an entry matched both ways is reported once, by the higher query %.
+/// them (and of the frames inside added bars, for a video with bars of its own); an entry
+/// matched several ways is reported once, by the higher query %.
 fn video_matches(
     ward: &mut Ward,
     v: &VideoSignals,
@@ -347,7 +348,7 @@ fn video_matches(
             (m, via)
         })
         .collect();
-    if let Some(c) = &v.vpdq_cropped {
+    for c in v.vpdq_cropped.iter().chain(&v.vpdq_nested) {
         for m in ward.match_vpdq(&c.vpdq, opts)? {
             let via = video_via(&format!("{} {}", c.via, c.content), &m);
             match found.iter_mut().find(|(f, _)| f.entry.id == m.entry.id) {
