@@ -901,44 +901,55 @@ fn nested_frames(c: Rect, w: u32, h: u32, align: u32) -> Vec<Rect> {
             });
         }
         (true, false) => {
-            for (aw, ah) in USUAL_ASPECTS {
-                let fh = down((u64::from(w) * u64::from(ah) / u64::from(aw)) as u32);
-                let y = down(h.saturating_sub(fh) / 2);
-                if fh >= c.height + 2 * min_y
-                    && fh + 2 * min_y <= h
-                    && y <= c.y
-                    && y + fh >= c.y + c.height
-                {
-                    push(Rect {
-                        x: 0,
-                        y,
-                        width: w,
-                        height: fh,
-                    });
-                }
+            let ratios = USUAL_ASPECTS.map(|(aw, ah)| (ah, aw));
+            for (y, fh) in centred_spans(w, h, (c.y, c.height), min_y, &ratios, down) {
+                push(Rect {
+                    x: 0,
+                    y,
+                    width: w,
+                    height: fh,
+                });
             }
         }
         (false, true) => {
-            for (aw, ah) in USUAL_ASPECTS {
-                let fw = down((u64::from(h) * u64::from(aw) / u64::from(ah)) as u32);
-                let x = down(w.saturating_sub(fw) / 2);
-                if fw >= c.width + 2 * min_x
-                    && fw + 2 * min_x <= w
-                    && x <= c.x
-                    && x + fw >= c.x + c.width
-                {
-                    push(Rect {
-                        x,
-                        y: 0,
-                        width: fw,
-                        height: h,
-                    });
-                }
+            for (x, fw) in centred_spans(h, w, (c.x, c.width), min_x, &USUAL_ASPECTS, down) {
+                push(Rect {
+                    x,
+                    y: 0,
+                    width: fw,
+                    height: h,
+                });
             }
         }
         (false, false) => {}
     }
     out
+}
+
+/// Along one axis of a frame `across` pixels wide and `along` long, whose content spans
+/// `content` (start, length): the centred spans of length `across × num / den` for each
+/// ratio that leave at least `min` on both sides of the content and of the frame, as
+/// (start, length), `down` aligning both.
+fn centred_spans(
+    across: u32,
+    along: u32,
+    (start, len): (u32, u32),
+    min: u32,
+    ratios: &[(u32, u32)],
+    down: impl Fn(u32) -> u32,
+) -> Vec<(u32, u32)> {
+    ratios
+        .iter()
+        .filter_map(|&(num, den)| {
+            let span = down((u64::from(across) * u64::from(num) / u64::from(den)) as u32);
+            let at = down(along.saturating_sub(span) / 2);
+            (span >= len + 2 * min
+                && span + 2 * min <= along
+                && at <= start
+                && at + span >= start + len)
+                .then_some((at, span))
+        })
+        .collect()
 }
 
 /// The rectangle inside both `a` and `b` (which overlap).
