@@ -7,7 +7,9 @@ subprocess, process start included; frames hashed on all cores), the reference h
 list in this process with `vpdq.computeHash(path, seconds_per_hash=S)` (its own decoder thread
 plus hashing threads, `thread_count=0`: as many as it picks). Both decode with the same Debian
 FFmpeg libraries. Runs are interleaved (ward, reference, ward, reference, ...) and the best of
-REPEAT is kept. Then the per-frame Hamming distance between the two outputs, frame by frame.
+REPEAT is kept. ward runs twice: with its decoding workers (the default: libavcodec in
+long-lived `ward __av-worker` processes) and, as a second row, with WARD_AV_WORKER=0 (ffprobe and
+ffmpeg started per file, as before the workers); FFMPEG_ROW=0 leaves that row out. Then the per-frame Hamming distance between the two outputs, frame by frame.
 """
 
 import os
@@ -20,6 +22,7 @@ import vpdq
 
 REPEAT = int(os.environ.get("REPEAT", "3"))
 SETTINGS = [float(s) for s in os.environ.get("SECONDS_PER_HASH", "1 0").split()]
+FFMPEG_ROW = os.environ.get("FFMPEG_ROW", "1") != "0"
 
 
 def parse_ward(text, n_files):
@@ -41,7 +44,8 @@ def cpu(who):
     return r.ru_utime + r.ru_stime
 
 
-def run_ward(ward, files, s):
+def run_ward(ward, files, s, workers=True):
+    env = dict(os.environ, WARD_AV_WORKER="1" if workers else "0")
     c = cpu(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run(
@@ -49,6 +53,7 @@ def run_ward(ward, files, s):
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     ).stdout
     wall = time.perf_counter() - t
     return wall, cpu(resource.RUSAGE_CHILDREN) - c, parse_ward(out, len(files))
@@ -76,15 +81,20 @@ def main():
     print(f"cores: {os.cpu_count()}; best of {REPEAT}, interleaved\n")
     rows = []
     for s in SETTINGS:
-        best_w = best_r = (float("inf"), 0.0)
+        best_w = best_r = best_f = (float("inf"), 0.0)
         out_w = out_r = None
         for _ in range(REPEAT):
             tw, cw, out_w = run_ward(ward, files, s)
             tr, cr, out_r = run_reference(files, s)
             best_w, best_r = min(best_w, (tw, cw)), min(best_r, (tr, cr))
+            if FFMPEG_ROW:
+                tf, cf, out_f = run_ward(ward, files, s, workers=False)
+                if out_f != out_w:
+                    raise SystemExit(f"ward's two decoders disagree at {s} s a hash")
+                best_f = min(best_f, (tf, cf))
         frames = sum(len(v) for v in out_w)
         frames_total[s] = frames
-        rows.append((s, best_w, best_r, frames, out_w, out_r))
+        rows.append((s, best_w, best_r, frames, out_w, out_r, best_f))
 
     print("wall: best of the repeats; cpu: user+sys seconds of that run (ward: its processes")
     print("and ffmpeg's; reference: this process), the load-independent cost\n")
@@ -92,16 +102,23 @@ def main():
         f"{'s/hash':>6} {'frames':>7} {'ward s':>8} {'ref s':>8} {'ward v/s':>9} {'ref v/s':>9} "
         f"{'ward/ref':>8} {'ward cpu':>9} {'ref cpu':>8} {'cpu ratio':>9}"
     )
-    for s, (tw, cw), (tr, cr), frames, _, _ in rows:
+    for s, (tw, cw), (tr, cr), frames, _, _, (tf, cf) in rows:
         n = len(files)
         print(
             f"{s:>6g} {frames:>7} {tw:>8.3f} {tr:>8.3f} {n / tw:>9.2f} {n / tr:>9.2f} "
             f"{tr / tw:>7.2f}x {cw:>9.2f} {cr:>8.2f} {cr / cw:>8.2f}x"
         )
+        if FFMPEG_ROW:
+            print(
+                f"{'':>6} {'ffmpeg':>7} {tf:>8.3f} {tr:>8.3f} {n / tf:>9.2f} {n / tr:>9.2f} "
+                f"{tr / tf:>7.2f}x {cf:>9.2f} {cr:>8.2f} {cr / cf:>8.2f}x"
+            )
+    if FFMPEG_ROW:
+        print("(ffmpeg: ward with WARD_AV_WORKER=0, an ffprobe and an ffmpeg per file; same output)")
 
     print("\nPer-frame agreement, ward vs reference (Hamming distance of the same frame number):")
     buckets = [(0, 0), (1, 2), (3, 4), (5, 6), (7, 10), (11, 16), (17, 256)]
-    for s, _, _, _, out_w, out_r in rows:
+    for s, _, _, _, out_w, out_r, _ in rows:
         print(f"\nseconds per hash {s:g}")
         hist_all = [0] * len(buckets)
         for name, w, r in zip(names, out_w, out_r):

@@ -12,6 +12,7 @@
 //! orientation is **ignored** unless [`DecodeOptions::exif_orientation`] asks for what a viewer
 //! sees.
 
+pub mod av_worker;
 pub mod derived;
 mod digest;
 mod error;
@@ -25,8 +26,9 @@ pub use digest::Digests;
 pub use error::MediaError;
 pub use image_decode::{decode_image, DecodeOptions, RgbImage};
 pub use video::{
-    derived_vpdq, hash_media_file, hash_video_file, probe_video, sniff_video, MediaSignals,
-    VideoInfo, VideoOptions, VideoSignals, BANK_VIDEO_DERIVED, VIDEO_DERIVED_KINDS,
+    derived_vpdq, hash_media_file, hash_video_file, probe_video, set_default_av_worker,
+    sniff_video, MediaSignals, VideoInfo, VideoOptions, VideoSignals, BANK_VIDEO_DERIVED,
+    VIDEO_DERIVED_KINDS,
 };
 
 use std::path::Path;

@@ -1,4 +1,10 @@
-//! Videos: ffmpeg in a child process, frames as raw RGB24 on a pipe, vPDQ on all cores.
+//! Videos: decoded in a child process (ward's own decoding worker, or ffmpeg), frames on a
+//! pipe, vPDQ on all cores.
+//!
+//! Two decoders, one contract: [`crate::av_worker`] (long-lived `ward __av-worker` processes
+//! calling libavcodec, used when [`VideoOptions::av_worker`] is set and the frames can be sent
+//! exactly as 4:2:0 planes) and the ffmpeg program (everything else, and the fallback). Both
+//! give the same frames, indices and errors; `crates/ward/tests/video_worker.rs` checks it.
 //!
 //! The key decision: **decoding happens in another process**. Video decoders are large C code
 //! bases fed with hostile bytes; in a child process a crash, a hang or a runaway allocation
@@ -28,6 +34,7 @@
 //! than slicing the RGB here costs a second decode, but only for videos that have bars (the
 //! plain pass is unchanged for the rest), and it needs no guess before the first frame.
 
+use crate::av_worker::{open_request, Msg, Worker};
 use crate::letterbox::{detect_letterbox, CroppedVpdq, LetterboxOptions, Rect};
 use crate::regions::RegionKind;
 use crate::video_regions::{detect_layout, LayoutOptions};
@@ -91,6 +98,21 @@ pub struct VideoOptions {
     /// exact: `yuv420p` streams, even frame heights, no downscale, x86-64. Default on; off
     /// makes every frame go through ffmpeg's RGB24 as in the reference.
     pub hash_from_planes: bool,
+    /// The program to run as a decoding worker (`PROGRAM __av-worker`: the ward binary):
+    /// long-lived processes that decode with libavcodec directly and serve file after file,
+    /// instead of an ffprobe and an ffmpeg started per file ([`crate::av_worker`]). Used for
+    /// files whose frames it can send exactly (`yuv420p` from the planes, see
+    /// [`VideoOptions::hash_from_planes`]); the rest go to ffmpeg. Default: the program set
+    /// with [`set_default_av_worker`], if any.
+    pub av_worker: Option<PathBuf>,
+}
+
+static DEFAULT_AV_WORKER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes `program` (the running ward binary) the default [`VideoOptions::av_worker`] of this
+/// process. The first call wins.
+pub fn set_default_av_worker(program: PathBuf) {
+    let _ = DEFAULT_AV_WORKER.set(program);
 }
 
 impl Default for VideoOptions {
@@ -110,6 +132,7 @@ impl Default for VideoOptions {
             remove_letterbox: false,
             letterbox: LetterboxOptions::default(),
             hash_from_planes: true,
+            av_worker: DEFAULT_AV_WORKER.get().cloned(),
         }
     }
 }
@@ -660,6 +683,33 @@ impl Stderr {
 
 /// Runs ffprobe on the source and picks the stream to hash.
 fn probe(source: &Source, opts: &VideoOptions, deadline: Instant) -> Result<VideoInfo, MediaError> {
+    if let (Some(program), Source::File { url, demuxer }) = (usable_worker(opts), source) {
+        let memory = opts
+            .max_memory
+            .unwrap_or_else(|| opts.auto_memory_limit(3840, 2160));
+        let mut worker = Worker::checkout(program)?;
+        worker.send(&open_request(url, demuxer, 1, true, memory))?;
+        return match worker.recv(deadline) {
+            None => Err(timeout_error(opts.timeout)),
+            Some(Msg::Info(v)) => {
+                worker.checkin();
+                info_from_probe(&v, opts)
+            }
+            Some(Msg::Error(e)) if e["kind"] == "unavailable" => {
+                // FFmpeg's libraries are not there: ffprobe and ffmpeg from now on.
+                AV_UNAVAILABLE.store(true, std::sync::atomic::Ordering::Relaxed);
+                probe(source, opts, deadline)
+            }
+            Some(Msg::Error(e)) => {
+                worker.checkin();
+                Err(worker_open_error(&e, opts, memory))
+            }
+            Some(Msg::Gone(m)) => Err(MediaError::Ffmpeg(m)),
+            Some(_) => Err(MediaError::Ffmpeg(
+                "the decoding worker answered out of turn".to_owned(),
+            )),
+        };
+    }
     let mut args: Vec<OsString> = ["-v", "error", "-hide_banner"]
         .iter()
         .map(OsString::from)
@@ -709,6 +759,43 @@ fn probe(source: &Source, opts: &VideoOptions, deadline: Instant) -> Result<Vide
     let v: serde_json::Value = serde_json::from_slice(&json)
         .map_err(|e| MediaError::NotVideo(format!(": ffprobe output is not JSON ({e})")))?;
     info_from_probe(&v, opts)
+}
+
+/// Set when a worker found no FFmpeg libraries to load.
+static AV_UNAVAILABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The decoding worker to use, if any.
+fn usable_worker(opts: &VideoOptions) -> Option<&Path> {
+    opts.av_worker
+        .as_deref()
+        .filter(|_| !AV_UNAVAILABLE.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// The error for a worker's `E` answer to an open request: what ffprobe's failure would give.
+fn worker_open_error(e: &serde_json::Value, opts: &VideoOptions, memory: u64) -> MediaError {
+    let message = e["message"].as_str().unwrap_or("no message");
+    match e["kind"].as_str() {
+        Some("no-video") => {
+            let kinds: Vec<&str> = e["kinds"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|k| k.as_str()).collect())
+                .unwrap_or_default();
+            MediaError::NoVideoStream(if kinds.is_empty() {
+                ": it has no streams".to_owned()
+            } else {
+                format!(": it has {} only", kinds.join(", "))
+            })
+        }
+        Some("no-decoder") => match info_from_probe(&e["probe"], opts) {
+            Err(e) => e,
+            Ok(_) => MediaError::NotVideo(": ffmpeg cannot decode its video codec".to_owned()),
+        },
+        _ if message.contains("Cannot allocate memory") => MediaError::TooMuchMemory(format!(
+            "the decoder ran out of its {} MiB ({message})",
+            memory >> 20
+        )),
+        _ => MediaError::NotVideo(format!(": {message}")),
+    }
 }
 
 /// Picks the first video stream that is not a cover picture (`attached_pic`) and checks it
@@ -1011,6 +1098,12 @@ impl Samples {
         k.is_multiple_of(self.stride)
     }
 
+    /// Forgets the frames offered, for a pass that starts again.
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.stride = 1;
+    }
+
     /// Offers the `k`-th frame of the pass.
     fn offer(&mut self, k: u64, frame: &[u8]) {
         if !self.wants(k) {
@@ -1206,46 +1299,7 @@ fn decode_and_hash_inner(
     let frame_len = usize::try_from(frame_bytes)
         .map_err(|_| MediaError::TooMuchMemory(format!("{frame_bytes} bytes a frame")))?;
     let interval = vpdq::frame_interval(opts.seconds_per_hash, info.fps);
-
-    let mut args: Vec<OsString> = [
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-noautorotate",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
-    if opts.decoder_threads > 0 {
-        // An input option: the decoder's threads (before `-i`).
-        args.push("-threads".into());
-        args.push(opts.decoder_threads.to_string().into());
-    }
-    args.extend(source.input_args());
-    args.extend(
-        [
-            "-map".to_owned(),
-            format!("0:{}", info.stream_index),
-            "-an".to_owned(),
-            "-sn".to_owned(),
-            "-dn".to_owned(),
-            // Every decoded frame, once: no frame-rate conversion duplicating or dropping.
-            "-fps_mode".to_owned(),
-            "passthrough".to_owned(),
-            "-vf".to_owned(),
-            filter_chain(interval, crop, w, h, planes),
-            "-f".to_owned(),
-            "rawvideo".to_owned(),
-            "pipe:1".to_owned(),
-        ]
-        .into_iter()
-        .map(OsString::from),
-    );
     let memory = opts.memory_limit(info.width.max(w), info.height.max(h));
-    let mut child = Reaper::spawn(&opts.ffmpeg, &args, Some(memory))?;
-    let stderr = Stderr::collect(&mut child.0);
-
     // Frames in flight: half the memory budget queued, half in the batch being hashed, and
     // no more than two per worker either way.
     let per_half = (opts.frame_memory / 2 / frame_bytes.max(1)).max(1);
@@ -1253,39 +1307,23 @@ fn decode_and_hash_inner(
         .unwrap_or(usize::MAX)
         .min(2 * rayon::current_num_threads())
         .max(1);
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(batch_len);
-    let stdout = child.0.stdout.take();
-    #[cfg(target_os = "linux")]
-    if let Some(pipe) = &stdout {
-        // A frame is hundreds of kilobytes: a 1 MiB pipe (Linux's default ceiling for
-        // unprivileged processes) instead of 64 KiB wakes each side a tenth as often. Best
-        // effort: a smaller pipe only costs time.
-        let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
-    }
-    // Reads whole frames; returns the byte count of a torn last frame (0 when none).
-    // Hashed frames' buffers come back to the reader: no allocation, zeroing or page faults
-    // per frame. At most the frames in flight above exist at once.
-    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
-    let reader = thread::spawn(move || -> std::io::Result<usize> {
-        let Some(mut pipe) = stdout else { return Ok(0) };
-        loop {
-            let mut buf = free_rx.try_recv().unwrap_or_else(|_| vec![0u8; frame_len]);
-            let mut got = 0;
-            while got < frame_len {
-                match pipe.read(&mut buf[got..]) {
-                    Ok(0) => return Ok(got),
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if tx.send(buf).is_err() {
-                // The receiver gave up (an error or the deadline): stop reading.
-                return Ok(0);
-            }
-        }
-    });
-
+    let mut pass = match (usable_worker(opts), source) {
+        (Some(program), Source::File { url, demuxer }) if planes => worker_pass(
+            program, url, demuxer, info, opts, deadline, crop, interval, memory,
+        )?,
+        _ => ffmpeg_pass(
+            source,
+            info,
+            opts,
+            crop,
+            interval,
+            (w, h),
+            planes,
+            memory,
+            frame_len,
+            batch_len,
+        )?,
+    };
     let (width, height) = (w as usize, h as usize);
     let whole = [Rect {
         x: 0,
@@ -1327,29 +1365,32 @@ fn decode_and_hash_inner(
     };
     let mut out: Vec<Vec<VpdqFrame>> = vec![Vec::new(); rects.len()];
     let mut batch: Vec<(u32, Vec<u8>)> = Vec::with_capacity(batch_len);
-    let mut flush = |batch: &mut Vec<(u32, Vec<u8>)>| -> Result<(), MediaError> {
+    let mut flush = |batch: &mut Vec<(u32, Vec<u8>)>| -> Result<Vec<Vec<u8>>, MediaError> {
         let hashed: Result<Vec<Vec<VpdqFrame>>, MediaError> = batch.par_iter().map(hash).collect();
         for frame in hashed? {
             for (o, f) in out.iter_mut().zip(frame) {
                 o.push(f);
             }
         }
-        for (_, buf) in batch.drain(..) {
-            // The reader may have finished: then the buffer is simply dropped.
-            let _ = free_tx.send(buf);
-        }
-        Ok(())
+        Ok(batch.drain(..).map(|(_, buf)| buf).collect())
     };
     let mut k: u64 = 0;
     loop {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(timeout_error(opts.timeout));
-        }
-        let buf = match rx.recv_timeout(deadline - now) {
-            Ok(buf) => buf,
-            Err(mpsc::RecvTimeoutError::Timeout) => return Err(timeout_error(opts.timeout)),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        let buf = match pass.next(deadline, k * u64::from(interval)) {
+            Ok(Some(buf)) => buf,
+            Ok(None) => break,
+            Err(PassError::Media(e)) => return Err(e),
+            Err(PassError::Retry) => {
+                // A frame the worker cannot send exactly: the whole pass again, with ffmpeg.
+                drop(pass);
+                crate::av_worker::count_fallback();
+                let mut opts = opts.clone();
+                opts.av_worker = None;
+                if let Some(s) = samples.as_deref_mut() {
+                    s.clear();
+                }
+                return decode_and_hash_inner(source, info, &opts, deadline, crop, samples, rects);
+            }
         };
         if let Some(s) = samples.as_deref_mut() {
             if !planes {
@@ -1375,42 +1416,341 @@ fn decode_and_hash_inner(
         })?;
         batch.push((index, buf));
         if batch.len() == batch_len {
-            flush(&mut batch)?;
+            for buf in flush(&mut batch)? {
+                pass.recycle(buf);
+            }
         }
     }
     flush(&mut batch)?;
-    let torn = reader
-        .join()
-        .map_err(|_| MediaError::Ffmpeg("the frame reader panicked".to_owned()))?
-        .map_err(|e| MediaError::Ffmpeg(format!("reading frames: {e}")))?;
-    let status = child.wait_until(deadline, opts.timeout)?;
-    drop(child);
-    let stderr = stderr.join().unwrap_or_default();
-    if stderr.partial_file {
-        return Err(MediaError::TruncatedVideo);
-    }
-    if !status.success() {
-        if stderr.out_of_memory {
-            return Err(MediaError::TooMuchMemory(format!(
-                "ffmpeg ran out of its {} MiB ({})",
-                memory >> 20,
-                stderr.message()
-            )));
-        }
-        return Err(MediaError::Ffmpeg(stderr.message()));
-    }
-    if torn != 0 {
-        return Err(MediaError::Ffmpeg(format!(
-            "the last frame has {torn} of its {frame_len} bytes"
-        )));
-    }
+    pass.finish(deadline, opts, frame_len)?;
     if out.first().is_none_or(Vec::is_empty) {
-        return Err(MediaError::NotVideo(format!(
-            ": no frame could be decoded ({})",
-            stderr.message()
-        )));
+        return Err(MediaError::NotVideo(
+            ": no frame could be decoded".to_owned(),
+        ));
     }
     Ok(out)
+}
+
+/// Why a pass stopped early.
+enum PassError {
+    Media(MediaError),
+    /// The worker met a frame it cannot send exactly: decode the file with ffmpeg.
+    Retry,
+}
+
+impl From<MediaError> for PassError {
+    fn from(e: MediaError) -> Self {
+        PassError::Media(e)
+    }
+}
+
+/// Where a pass's frames come from: an ffmpeg child, or a decoding worker.
+enum Pass {
+    Ffmpeg {
+        rx: mpsc::Receiver<Vec<u8>>,
+        free_tx: mpsc::Sender<Vec<u8>>,
+        reader: JoinHandle<std::io::Result<usize>>,
+        child: Reaper,
+        stderr: JoinHandle<Stderr>,
+        memory: u64,
+    },
+    Worker {
+        worker: Worker,
+        done: Option<serde_json::Value>,
+        memory: u64,
+    },
+}
+
+impl Pass {
+    /// The next frame, expected to be the `index`-th decoded; `None` at the end.
+    fn next(&mut self, deadline: Instant, index: u64) -> Result<Option<Vec<u8>>, PassError> {
+        let timeout = |deadline: Instant| {
+            PassError::Media(timeout_error(
+                deadline.saturating_duration_since(Instant::now()),
+            ))
+        };
+        match self {
+            Pass::Ffmpeg { rx, .. } => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(timeout(deadline));
+                }
+                match rx.recv_timeout(deadline - now) {
+                    Ok(buf) => Ok(Some(buf)),
+                    Err(mpsc::RecvTimeoutError::Timeout) => Err(timeout(deadline)),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Ok(None),
+                }
+            }
+            Pass::Worker {
+                worker,
+                done,
+                memory,
+            } => {
+                if done.is_some() {
+                    return Ok(None);
+                }
+                match worker.recv(deadline) {
+                    None => Err(timeout(deadline)),
+                    Some(Msg::Frame(i, buf)) if i == index => Ok(Some(buf)),
+                    Some(Msg::Frame(i, _)) => Err(PassError::Media(MediaError::Ffmpeg(format!(
+                        "the decoding worker sent frame {i} where {index} was due"
+                    )))),
+                    Some(Msg::Done(v)) => {
+                        *done = Some(v);
+                        Ok(None)
+                    }
+                    Some(Msg::Error(e)) if e["kind"] == "changed" => Err(PassError::Retry),
+                    Some(Msg::Error(e)) => {
+                        let message = e["message"].as_str().unwrap_or("no message");
+                        Err(PassError::Media(
+                            if message.contains("Cannot allocate memory") {
+                                MediaError::TooMuchMemory(format!(
+                                    "the decoder ran out of its {} MiB ({message})",
+                                    *memory >> 20
+                                ))
+                            } else {
+                                MediaError::Ffmpeg(message.to_owned())
+                            },
+                        ))
+                    }
+                    Some(Msg::Gone(m)) => Err(PassError::Media(MediaError::Ffmpeg(m))),
+                    Some(Msg::Info(_)) => Err(PassError::Media(MediaError::Ffmpeg(
+                        "the decoding worker answered out of turn".to_owned(),
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Gives a hashed frame's buffer back to the reader.
+    fn recycle(&self, buf: Vec<u8>) {
+        match self {
+            // The reader may have finished: then the buffer is simply dropped.
+            Pass::Ffmpeg { free_tx, .. } => {
+                let _ = free_tx.send(buf);
+            }
+            Pass::Worker { worker, .. } => worker.recycle(buf),
+        }
+    }
+
+    /// After the last frame: how the decoder ended.
+    fn finish(
+        self,
+        deadline: Instant,
+        opts: &VideoOptions,
+        frame_len: usize,
+    ) -> Result<(), MediaError> {
+        match self {
+            Pass::Ffmpeg {
+                rx,
+                free_tx,
+                reader,
+                mut child,
+                stderr,
+                memory,
+            } => {
+                drop((rx, free_tx));
+                let torn = reader
+                    .join()
+                    .map_err(|_| MediaError::Ffmpeg("the frame reader panicked".to_owned()))?
+                    .map_err(|e| MediaError::Ffmpeg(format!("reading frames: {e}")))?;
+                let status = child.wait_until(deadline, opts.timeout)?;
+                drop(child);
+                let stderr = stderr.join().unwrap_or_default();
+                if stderr.partial_file {
+                    return Err(MediaError::TruncatedVideo);
+                }
+                if !status.success() {
+                    if stderr.out_of_memory {
+                        return Err(MediaError::TooMuchMemory(format!(
+                            "ffmpeg ran out of its {} MiB ({})",
+                            memory >> 20,
+                            stderr.message()
+                        )));
+                    }
+                    return Err(MediaError::Ffmpeg(stderr.message()));
+                }
+                if torn != 0 {
+                    return Err(MediaError::Ffmpeg(format!(
+                        "the last frame has {torn} of its {frame_len} bytes"
+                    )));
+                }
+                Ok(())
+            }
+            Pass::Worker { worker, done, .. } => {
+                let Some(done) = done else {
+                    return Err(MediaError::Ffmpeg(
+                        "the decoding worker stopped early".to_owned(),
+                    ));
+                };
+                worker.checkin();
+                if done["partial_file"] == true {
+                    return Err(MediaError::TruncatedVideo);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Starts ffmpeg decoding the pass's frames onto a pipe, and a thread reading them.
+#[allow(clippy::too_many_arguments)]
+fn ffmpeg_pass(
+    source: &Source,
+    info: &VideoInfo,
+    opts: &VideoOptions,
+    crop: Option<Rect>,
+    interval: u32,
+    (w, h): (u32, u32),
+    planes: bool,
+    memory: u64,
+    frame_len: usize,
+    batch_len: usize,
+) -> Result<Pass, MediaError> {
+    let mut args: Vec<OsString> = [
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-noautorotate",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    if opts.decoder_threads > 0 {
+        // An input option: the decoder's threads (before `-i`).
+        args.push("-threads".into());
+        args.push(opts.decoder_threads.to_string().into());
+    }
+    args.extend(source.input_args());
+    args.extend(
+        [
+            "-map".to_owned(),
+            format!("0:{}", info.stream_index),
+            "-an".to_owned(),
+            "-sn".to_owned(),
+            "-dn".to_owned(),
+            // Every decoded frame, once: no frame-rate conversion duplicating or dropping.
+            "-fps_mode".to_owned(),
+            "passthrough".to_owned(),
+            "-vf".to_owned(),
+            filter_chain(interval, crop, w, h, planes),
+            "-f".to_owned(),
+            "rawvideo".to_owned(),
+            "pipe:1".to_owned(),
+        ]
+        .into_iter()
+        .map(OsString::from),
+    );
+    let mut child = Reaper::spawn(&opts.ffmpeg, &args, Some(memory))?;
+    let stderr = Stderr::collect(&mut child.0);
+
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(batch_len);
+    let stdout = child.0.stdout.take();
+    #[cfg(target_os = "linux")]
+    if let Some(pipe) = &stdout {
+        // A frame is hundreds of kilobytes: a 1 MiB pipe (Linux's default ceiling for
+        // unprivileged processes) instead of 64 KiB wakes each side a tenth as often. Best
+        // effort: a smaller pipe only costs time.
+        let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
+    }
+    // Reads whole frames; returns the byte count of a torn last frame (0 when none).
+    // Hashed frames' buffers come back to the reader: no allocation, zeroing or page faults
+    // per frame. At most the frames in flight above exist at once.
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let reader = thread::spawn(move || -> std::io::Result<usize> {
+        let Some(mut pipe) = stdout else { return Ok(0) };
+        loop {
+            let mut buf = free_rx.try_recv().unwrap_or_else(|_| vec![0u8; frame_len]);
+            let mut got = 0;
+            while got < frame_len {
+                match pipe.read(&mut buf[got..]) {
+                    Ok(0) => return Ok(got),
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if tx.send(buf).is_err() {
+                // The receiver gave up (an error or the deadline): stop reading.
+                return Ok(0);
+            }
+        }
+    });
+    Ok(Pass::Ffmpeg {
+        rx,
+        free_tx,
+        reader,
+        child,
+        stderr,
+        memory,
+    })
+}
+
+/// Asks a decoding worker for the pass's frames: packed 4:2:0 planes of the whole frame or
+/// of `crop`, every `interval`-th decoded frame.
+#[allow(clippy::too_many_arguments)]
+fn worker_pass(
+    program: &Path,
+    url: &std::ffi::OsStr,
+    demuxer: &str,
+    info: &VideoInfo,
+    opts: &VideoOptions,
+    deadline: Instant,
+    crop: Option<Rect>,
+    interval: u32,
+    memory: u64,
+) -> Result<Pass, MediaError> {
+    let mut worker = Worker::checkout(program)?;
+    worker.send(&open_request(
+        url,
+        demuxer,
+        opts.decoder_threads,
+        false,
+        memory,
+    ))?;
+    match worker.recv(deadline) {
+        None => return Err(timeout_error(opts.timeout)),
+        Some(Msg::Info(v)) => {
+            // The same stream as probed, or the pass would not line up.
+            let again = info_from_probe(&v, opts)?;
+            if (
+                again.stream_index,
+                again.width,
+                again.height,
+                &again.pix_fmt,
+            ) != (info.stream_index, info.width, info.height, &info.pix_fmt)
+            {
+                return Err(MediaError::Ffmpeg(
+                    "the stream changed between probing and decoding".to_owned(),
+                ));
+            }
+        }
+        Some(Msg::Error(e)) => return Err(worker_open_error(&e, opts, memory)),
+        Some(Msg::Gone(m)) => return Err(MediaError::Ffmpeg(m)),
+        Some(_) => {
+            return Err(MediaError::Ffmpeg(
+                "the decoding worker answered out of turn".to_owned(),
+            ))
+        }
+    }
+    let r = crop.unwrap_or(Rect {
+        x: 0,
+        y: 0,
+        width: info.width,
+        height: info.height,
+    });
+    worker.send(&serde_json::json!({
+        "op": "decode",
+        "interval": interval,
+        "rect": [r.x, r.y, r.width, r.height],
+        "memory": memory,
+    }))?;
+    Ok(Pass::Worker {
+        worker,
+        done: None,
+        memory,
+    })
 }
 
 /// The rectangle `r` of a packed 4:2:0 frame `width` pixels wide, packed; `r`'s corners on
