@@ -14,6 +14,12 @@ Definitions (w, h: the source's size):
 - letterbox: the picture at full width in a frame of height max(w * 9/16, h * 4/3), black bars
   top and bottom (16:9 or taller); pillarbox: full height in a frame of width
   max(h * 16/9, w * 4/3), black bars left and right.
+- blurred-fill: the phone edit that puts the picture on a square (or taller) canvas and fills
+  the empty bands with an enlarged, heavily blurred copy of itself: a landscape or square
+  picture at full width in a frame of height max(w, h * 4/3), bands top and bottom; a portrait
+  one at full height in a frame of width max(h, w * 4/3), bands left and right. The fill is the
+  picture scaled to cover the frame, centred, Gaussian-blurred with a radius of 1.5-3 %
+  (random) of the frame's long side.
 - caption-{top,bottom}-P: a band of P % of h added above or below, white or black (random),
   with a line of text in the other colour.
 - logo-small/large: a semi-transparent badge (rounded rectangle, a disc and a word) covering
@@ -113,6 +119,21 @@ def pillarbox(im):
     W = max(math.ceil(h * 16 / 9), math.ceil(w * 4 / 3))
     out = Image.new("RGB", (W, h), (0, 0, 0))
     out.paste(im, ((W - w) // 2, 0))
+    return out
+
+
+def blurred_fill(im, rng):
+    w, h = im.size
+    if w >= h:
+        W, H = w, max(w, math.ceil(h * 4 / 3))
+    else:
+        W, H = max(h, math.ceil(w * 4 / 3)), h
+    s = max(W / w, H / h)
+    big = im.resize((max(W, round(w * s)), max(H, round(h * s))), Image.LANCZOS)
+    bx, by = (big.size[0] - W) // 2, (big.size[1] - H) // 2
+    out = big.crop((bx, by, bx + W, by + H))
+    out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.015, 0.03) * max(W, H)))
+    out.paste(im, ((W - w) // 2, (H - h) // 2))
     return out
 
 
@@ -303,6 +324,7 @@ FAMILIES = [
     ("pad-black-10", "border", lambda im, r, f: (pad(im, 10), 95)),
     ("letterbox", "letterbox", lambda im, r, f: (letterbox(im), 95)),
     ("pillarbox", "pillarbox", lambda im, r, f: (pillarbox(im), 95)),
+    ("blurred-fill", "border", lambda im, r, f: (blurred_fill(im, r), 95)),
     ("caption-top-10", "caption", lambda im, r, f: (caption(im, r, f, 10, "top"), 95)),
     ("caption-bottom-10", "caption", lambda im, r, f: (caption(im, r, f, 10, "bottom"), 95)),
     ("caption-top-20", "caption", lambda im, r, f: (caption(im, r, f, 20, "top"), 95)),

@@ -17,8 +17,13 @@
 //!   line's pixels more than [`RegionOptions::tolerance`] off, mean deviation at most 6), and
 //!   then a sharp transition: within the next three lines, at least 30 % of a line's pixels
 //!   leave that colour. A photo whose edge darkens gradually (a vignette, a night sky) never
-//!   passes both. (A blurred fill, lines smooth but not of one colour, is not detected yet:
-//!   on photos whose own edge is smooth, the step into the picture is too weak to tell.)
+//!   passes both. A blurred fill (the picture on a taller or wider canvas, the bands its own
+//!   enlarged, blurred copy) is a trim-border too: bands on two opposite sides whose lines
+//!   are smooth but not one colour, each ending where most of the width steps sharply at
+//!   one line, of similar depth, around a picture with more detail than they have (see
+//!   `fill_depth`). A photo's own smooth areas (a sky, a bokeh background) end along a
+//!   line of their own shape; where picture and fill meet in one flat colour, the step is
+//!   missing there, and more than 3 of 8 segments missing loses the fill.
 //! - **caption-band**: a band along the top or bottom whose lines are mostly one background
 //!   colour, with high-contrast strokes (text, a logo: at least 1 % of the band) and few
 //!   in-between colours (a sky drifts through in-between colours; text on a bar does not),
@@ -308,6 +313,212 @@ fn trim_border(img: Img<'_>, full: Bounds, opts: &RegionOptions) -> Option<Bound
         let d0 = uniform_depth(img, b, pair[0], opts);
         let d1 = uniform_depth(img, b, pair[1], opts);
         if d0 + d1 == 0 {
+            continue;
+        }
+        any = true;
+        match pair[0] {
+            Side::Top => {
+                b.y0 += d0;
+                b.y1 -= d1;
+            }
+            _ => {
+                b.x0 += d0;
+                b.x1 -= d1;
+            }
+        }
+    }
+    let ok = any
+        && (b.x1 - b.x0) as f64 >= opts.min_content * (full.x1 - full.x0) as f64
+        && (b.y1 - b.y0) as f64 >= opts.min_content * (full.y1 - full.y0) as f64;
+    ok.then_some(b)
+}
+
+/// How finely a blurred fill's step into the picture is checked across a line: in this many
+/// segments, each on its own.
+const FILL_SEGMENTS: usize = 8;
+
+/// One line read by the blurred-fill detector.
+struct FillLine {
+    /// Mean absolute second difference of luma along the line: fine detail, blind to the
+    /// smooth gradients a blurred copy keeps.
+    detail: f64,
+    /// Per segment, the mean absolute luma step from the line before (0 for the first).
+    steps: [f64; FILL_SEGMENTS],
+}
+
+impl FillLine {
+    fn read(luma: &[i32], prev: Option<&[i32]>) -> FillLine {
+        let n = luma.len();
+        let detail = if n >= 3 {
+            let sum: u64 = luma
+                .windows(3)
+                .map(|v| u64::from((v[0] - 2 * v[1] + v[2]).unsigned_abs()))
+                .sum();
+            sum as f64 / (n - 2) as f64
+        } else {
+            0.0
+        };
+        let mut steps = [0.0; FILL_SEGMENTS];
+        if let Some(prev) = prev {
+            for (k, s) in steps.iter_mut().enumerate() {
+                let (a, b) = (k * n / FILL_SEGMENTS, (k + 1) * n / FILL_SEGMENTS);
+                let sum: u64 = luma[a..b]
+                    .iter()
+                    .zip(&prev[a..b])
+                    .map(|(&p, &q)| u64::from((p - q).unsigned_abs()))
+                    .sum();
+                *s = sum as f64 / (b - a).max(1) as f64;
+            }
+        }
+        FillLine { detail, steps }
+    }
+    fn step(&self) -> f64 {
+        self.steps.iter().sum::<f64>() / FILL_SEGMENTS as f64
+    }
+}
+
+fn line_luma(img: Img<'_>, b: Bounds, side: Side, i: usize) -> Vec<i32> {
+    line(img, b, side, i).map(luma).collect()
+}
+
+/// A band of a blurred fill along `side`: how many lines deep it is, and its lines' mean
+/// detail; `None` when there is none.
+///
+/// Lines from the edge while each is smooth (fine detail at most 2 levels, and at most 8
+/// levels from the line before: a blurred copy keeps gradients, and JPEG adds steps between
+/// blocks), then the picture: the line, at most 8 lines past the smooth ones (JPEG rings up
+/// to a block before an edge), where at least 5 of 8 segments of the width step sharply
+/// from the band: by at least 1.5 levels plus twice the band's own steps a block further
+/// out, and by at least 1.5 times the steps of the 3 lines before; of those lines, the
+/// outermost that steps at least half as much as the strongest. A photo's smooth area (a
+/// sky, a blurred background) ends along a line of its own shape, not at one line across
+/// the width; where picture and fill meet in one flat colour (a black night on its own
+/// blurred black), that segment gives no evidence either way.
+fn fill_depth(img: Img<'_>, b: Bounds, side: Side, opts: &RegionOptions) -> Option<(usize, f64)> {
+    let depth = b.depth(side);
+    if depth < 32 || b.span(side) < 32 {
+        return None;
+    }
+    // Both bands together leave `min_content`, the deeper at most twice the other.
+    let limit = ((1.0 - opts.min_content) * depth as f64 * 2.0 / 3.0) as usize;
+    let min = min_band(opts, depth).max((3 * depth).div_ceil(100)).max(4);
+    let limit = limit.min(depth - 1);
+    if limit <= min {
+        return None;
+    }
+    let mut lines: Vec<FillLine> = Vec::new();
+    let mut prev = line_luma(img, b, side, 0);
+    lines.push(FillLine::read(&prev, None));
+    let mut smooth = 0;
+    while smooth < limit {
+        let l = &lines[smooth];
+        if l.detail > 2.0 || (smooth > 0 && l.step() > 8.0) {
+            break;
+        }
+        smooth += 1;
+        let cur = line_luma(img, b, side, smooth);
+        lines.push(FillLine::read(&cur, Some(&prev)));
+        prev = cur;
+    }
+    if smooth < min {
+        return None;
+    }
+    let last = (smooth + 8).min(limit);
+    while lines.len() <= last {
+        let cur = line_luma(img, b, side, lines.len());
+        lines.push(FillLine::read(&cur, Some(&prev)));
+        prev = cur;
+    }
+    let mean_steps = |r: std::ops::Range<usize>| -> [f64; FILL_SEGMENTS] {
+        let n = r.len().max(1) as f64;
+        std::array::from_fn(|k| lines[r.clone()].iter().map(|l| l.steps[k]).sum::<f64>() / n)
+    };
+    // Each line where most segments step, with its mean step.
+    let mut found: Vec<(usize, f64)> = Vec::new();
+    for (y, l) in lines.iter().enumerate().take(last + 1).skip(min) {
+        let lo = y.saturating_sub(16).max(1);
+        let band = mean_steps(lo..y.saturating_sub(8).max(lo + 1));
+        let near = mean_steps(y - 3..y);
+        let s = &l.steps;
+        let hits = (0..FILL_SEGMENTS)
+            .filter(|&k| s[k] >= 1.5 + 2.0 * band[k] && s[k] >= 1.5 * near[k])
+            .count();
+        if hits >= 5 {
+            found.push((y, l.step()));
+        }
+    }
+    // The outermost of the strong ones: JPEG's rings before the edge step less (a third or
+    // so), and a line inside the picture that steps as much (a thin frame of its own) is
+    // not the fill's edge.
+    let strongest = found.iter().map(|&(_, s)| s).fold(0.0, f64::max);
+    let &(y, _) = found.iter().find(|&&(_, s)| s >= 0.5 * strongest)?;
+    let band = &lines[..y.saturating_sub(8).max(1)];
+    let detail = band.iter().map(|l| l.detail).sum::<f64>() / band.len() as f64;
+    Some((y, detail))
+}
+
+/// Whether a blurred fill along `pair` is worth reading line by line: the outer 4 lines of
+/// both sides smooth, and the middle fifth of the lines between them (the picture, whatever
+/// the bands' depths) clearly more detailed. Most photos fail on their first line; a
+/// smooth picture (a gradient wallpaper), which the deeper reading would walk through,
+/// fails on its middle.
+fn fill_worth_reading(img: Img<'_>, b: Bounds, pair: [Side; 2]) -> bool {
+    let depth = b.depth(pair[0]);
+    if depth < 32 || b.span(pair[0]) < 32 {
+        return false;
+    }
+    let detail = |side: Side, i: usize| FillLine::read(&line_luma(img, b, side, i), None).detail;
+    let mut edge: f64 = 0.0;
+    for side in pair {
+        for i in 0..4 {
+            let d = detail(side, i);
+            if d > 2.0 {
+                return false;
+            }
+            edge = edge.max(d);
+        }
+    }
+    let middle = (0..8)
+        .map(|k| detail(pair[0], depth * 2 / 5 + k * depth / 40))
+        .sum::<f64>()
+        / 8.0;
+    middle >= 1.3 * edge && middle >= edge + 0.1
+}
+
+/// The picture inside a blurred fill: bands on two opposite sides (top and bottom, or left
+/// and right) of [`fill_depth`], of similar depth (the deeper at most twice the other: the
+/// picture is centred, give or take), the picture's own lines clearly more detailed than
+/// the bands' (a photo whose sky and foreground are both smooth between straight edges,
+/// or a flat abstract with straight bands, has no sharp picture between them). Rows over
+/// the whole width first, then columns between them, as for uniform borders.
+fn fill_border(img: Img<'_>, full: Bounds, opts: &RegionOptions) -> Option<Bounds> {
+    let mut b = full;
+    let mut any = false;
+    for pair in [[Side::Top, Side::Bottom], [Side::Left, Side::Right]] {
+        if !fill_worth_reading(img, b, pair) {
+            continue;
+        }
+        let Some((d0, detail0)) = fill_depth(img, b, pair[0], opts) else {
+            continue;
+        };
+        let Some((d1, detail1)) = fill_depth(img, b, pair[1], opts) else {
+            continue;
+        };
+        let depth = b.depth(pair[0]);
+        if d0.max(d1) > 2 * d0.min(d1) || d0 + d1 + 16 >= depth {
+            continue;
+        }
+        // The picture's detail: 16 lines spread over it, clear of the edges' JPEG rings.
+        let (first, last) = (d0 + 8, depth - d1 - 8);
+        let sample: Vec<f64> = (0..16)
+            .map(|k| {
+                let i = first + k * (last - first) / 15;
+                FillLine::read(&line_luma(img, b, pair[0], i), None).detail
+            })
+            .collect();
+        let inside = sample.iter().sum::<f64>() / sample.len() as f64;
+        let band = detail0.max(detail1);
+        if inside < 1.6 * band || inside < band + 0.1 {
             continue;
         }
         any = true;
@@ -690,8 +901,9 @@ fn col_step(img: Img<'_>, x: usize, y0: usize, y1: usize) -> u64 {
 }
 
 /// The candidate regions of a packed RGB image (`width × height × 3` bytes; anything else
-/// gives none): at most one of each kind (up to three inner regions, when the rectangle
-/// and the page's two readings disagree), never the whole image, none below 8×8 pixels.
+/// gives none): at most one of each kind (up to two trim-border regions, when a uniform
+/// border and a blurred fill disagree; up to three inner regions, when the rectangle and the
+/// page's two readings disagree), never the whole image, none below 8×8 pixels.
 pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions) -> Vec<Region> {
     let (w, h) = (width as usize, height as usize);
     if w < 16 || h < 16 || w.checked_mul(h).and_then(|n| n.checked_mul(3)) != Some(rgb.len()) {
@@ -725,10 +937,15 @@ pub fn detect_regions(rgb: &[u8], width: u32, height: u32, opts: &RegionOptions)
             out.push(Region { kind, rect });
         }
     };
-    let trimmed = trim_border(img, full, opts);
-    if let Some(b) = trimmed {
+    // A uniform border and a blurred fill: a fill that is nearly one colour along one edge
+    // passes for a one-sided border, and then both readings are kept. A uniform border on
+    // two sides is mostly found by both alike (one region).
+    let uniform = trim_border(img, full, opts);
+    let filled = fill_border(img, full, opts);
+    for b in [uniform, filled].into_iter().flatten() {
         push(RegionKind::TrimBorder, b);
     }
+    let trimmed = uniform.or(filled);
     // Inside the borders first; then the whole image, because a caption bar's plain margin
     // can pass for a border.
     let caption = caption_band(img, trimmed.unwrap_or(full), opts)

@@ -296,3 +296,163 @@ fn odd_inputs_do_not_panic() {
         .collect();
     assert!(detect_regions(&noise, 300, 200, &RegionOptions::default()).is_empty());
 }
+
+/// The phone edit "blurred fill": `img` centred on a `cw × ch` canvas (`dy` pixels off
+/// centre, downwards) whose empty bands show `img` enlarged to cover the canvas and blurred
+/// (Gaussian, `sigma`). Returns the canvas and where the picture is.
+fn blurred_fill(img: &RgbImage, cw: u32, ch: u32, sigma: f32, dy: i64) -> (RgbImage, Rect) {
+    use image::imageops;
+    let (w, h) = img.dimensions();
+    let s = (f64::from(cw) / f64::from(w)).max(f64::from(ch) / f64::from(h));
+    let (bw, bh) = (
+        ((f64::from(w) * s).ceil() as u32).max(cw),
+        ((f64::from(h) * s).ceil() as u32).max(ch),
+    );
+    let big = imageops::resize(img, bw, bh, imageops::FilterType::Triangle);
+    let fill = imageops::crop_imm(&big, (bw - cw) / 2, (bh - ch) / 2, cw, ch).to_image();
+    let mut out = imageops::blur(&fill, sigma);
+    let (x, y) = (i64::from((cw - w) / 2), i64::from((ch - h) / 2) + dy);
+    imageops::replace(&mut out, img, x, y);
+    (out, rect(x as u32, y as u32, w, h))
+}
+
+fn trim_borders(found: &[Region]) -> Vec<Rect> {
+    found
+        .iter()
+        .filter(|r| r.kind == RegionKind::TrimBorder)
+        .map(|r| r.rect)
+        .collect()
+}
+
+/// A landscape photo on a square canvas, the bands above and below it its own enlarged,
+/// blurred copy: smooth, but not one colour. Found at every usual JPEG quality, with the
+/// blur light or heavy, centred or not quite.
+#[test]
+fn trim_border_finds_a_blurred_fill_letterbox() {
+    let src = edits::bridge();
+    let (w, _) = src.dimensions();
+    for (sigma, quality, dy) in [(12.0, 75, 0), (8.0, 90, 0), (20.0, 50, 0), (12.0, 75, 40)] {
+        let (canvas, want) = blurred_fill(&src, w, w, sigma, dy);
+        let e = edits::jpeg(&canvas, quality);
+        check(&e, &src, RegionKind::TrimBorder, want, 3);
+    }
+}
+
+/// The pillarbox form: a portrait picture on a square canvas, blurred copies left and
+/// right.
+#[test]
+fn trim_border_finds_a_blurred_fill_pillarbox() {
+    let src = edits::rotate90(&edits::bridge());
+    let (_, h) = src.dimensions();
+    let (canvas, want) = blurred_fill(&src, h, h, 12.0, 0);
+    let e = edits::jpeg(&canvas, 75);
+    check(&e, &src, RegionKind::TrimBorder, want, 3);
+}
+
+/// Two frames of one video in the same blurred-fill layout (the picture panned) give the
+/// same rectangle, so the video's per-frame vote agrees.
+#[test]
+fn blurred_fill_is_found_alike_on_two_frames() {
+    let src = edits::bridge();
+    let (w, h) = src.dimensions();
+    let wide = image::imageops::resize(&src, w + 80, h + 50, image::imageops::FilterType::Triangle);
+    let mut rects = Vec::new();
+    for (x, y) in [(0, 0), (80, 50)] {
+        let frame = image::imageops::crop_imm(&wide, x, y, w, h).to_image();
+        let (canvas, want) = blurred_fill(&frame, w, w * 9 / 8, 10.0, 0);
+        let found = trim_borders(&regions(&edits::jpeg(&canvas, 80)));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_near(found[0], want, 3);
+        rects.push(found[0]);
+    }
+    assert_near(rects[0], rects[1], 1);
+}
+
+/// A bokeh portrait: a sharp subject in the middle with a soft (feathered, curved) edge over
+/// a smooth blurred background all round. Smooth bands at the top and bottom, but no
+/// straight step across the width: no trim-border.
+#[test]
+fn blurred_fill_is_not_found_in_a_bokeh_photo() {
+    let src = edits::bridge();
+    let (w, h) = src.dimensions();
+    let (canvas, _) = blurred_fill(&src, w, w, 14.0, 0);
+    let back = image::imageops::blur(&canvas, 6.0);
+    for (rx, ry) in [(0.32, 0.36), (0.45, 0.3), (0.3, 0.44)] {
+        let mut out = back.clone();
+        let (cx, cy) = (f64::from(w) / 2.0, f64::from(w) / 2.0);
+        let (ax, ay) = (rx * f64::from(w), ry * f64::from(w));
+        for (x, y, p) in out.enumerate_pixels_mut() {
+            // Inside the ellipse the picture, fading out over its last 15 % (a soft edge).
+            let d = ((f64::from(x) - cx) / ax).hypot((f64::from(y) - cy) / ay);
+            let a = ((1.0 - d) / 0.15).clamp(0.0, 1.0);
+            let q = src.get_pixel(x.min(w - 1), (y * h / w).min(h - 1));
+            for c in 0..3 {
+                p.0[c] = (a * f64::from(q.0[c]) + (1.0 - a) * f64::from(p.0[c])).round() as u8;
+            }
+        }
+        let found = regions(&edits::jpeg(&out, 75));
+        assert!(trim_borders(&found).is_empty(), "{rx} {ry}: {found:?}");
+    }
+}
+
+/// A smooth sky over a textured photo, the horizon perfectly straight: one smooth band
+/// with a straight step, but nothing matching it at the bottom.
+#[test]
+fn blurred_fill_is_not_found_under_a_straight_sky() {
+    let src = edits::bridge();
+    let (w, h) = src.dimensions();
+    let mut out = src.clone();
+    let horizon = h / 4;
+    for y in 0..horizon {
+        let t = f64::from(y) / f64::from(horizon);
+        for x in 0..w {
+            out.put_pixel(
+                x,
+                y,
+                image::Rgb([
+                    (70.0 + 90.0 * t) as u8,
+                    (120.0 + 80.0 * t) as u8,
+                    (200.0 + 40.0 * t) as u8,
+                ]),
+            );
+        }
+    }
+    for q in [50, 75, 90] {
+        let found = regions(&edits::jpeg(&out, q));
+        assert!(trim_borders(&found).is_empty(), "q{q}: {found:?}");
+    }
+}
+
+/// Degenerate shapes with a blurred-fill-like layout (smooth bands, a sharp middle) and
+/// noise: nothing panics, and nothing is found where there is no room for it.
+#[test]
+fn blurred_fill_odd_shapes_do_not_panic() {
+    let mut seed = 5u32;
+    for (w, h) in [
+        (1u32, 1u32),
+        (3, 200),
+        (200, 3),
+        (2, 2),
+        (31, 31),
+        (32, 32),
+        (40, 33),
+    ] {
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let band = y < h / 4 || y >= h - h / 4 || x < w / 4 || x >= w - w / 4;
+            let v = if band {
+                (x + y) as u8
+            } else {
+                (seed >> 24) as u8
+            };
+            image::Rgb([v, v, v])
+        });
+        let found = regions(&img);
+        assert!(found
+            .iter()
+            .all(|r| r.rect.width >= 8 && r.rect.height >= 8));
+        if w < 16 || h < 16 {
+            assert!(found.is_empty(), "{w}x{h}: {found:?}");
+        }
+    }
+}
