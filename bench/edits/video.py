@@ -54,7 +54,9 @@ KENBURNS = {
     "pan-pen": "pdq/images/reg-test-input/pen-and-coaster.png",
     "pan-c": "pdq/images/misc-images/c.png",
 }
-FAMILIES = ["letterbox", "pillarbox", "border", "caption-band", "phone-frame", "crop-5"]
+FAMILIES = [
+    "letterbox", "pillarbox", "border", "blurred-fill", "caption-band", "phone-frame", "crop-5",
+]
 # The targets (by analogy with images): family -> (bank kind, recall).
 TARGETS = {f: ("hash-only", 0.9) for f in FAMILIES if f != "crop-5"}
 TARGETS["crop-5"] = ("media-built", 0.8)
@@ -122,7 +124,18 @@ def edits_of(cid, src, idx, out_dir, font):
         phone = "scale=-2:760,pad=720:ih:(ow-iw)/2:0:0x101010,"
     else:
         phone = "scale=720:-2,"
+    # Blurred fill: the clip at full width on a canvas as tall as it is wide (at full height
+    # on one as wide as it is tall, for a portrait clip), the rest its own enlarged copy,
+    # Gaussian-blurred (sigma 2.5 % of the long side), as phone apps pad.
+    if w >= h:
+        cw, ch = w, max(w, (h * 4 // 3)) // 2 * 2
+    else:
+        cw, ch = max(h, (w * 4 // 3)) // 2 * 2, h
+    sigma = max(w, h) * 0.025
+    fill = (f"split[a][b];[a]scale={cw}:{ch}:force_original_aspect_ratio=increase,"
+            f"crop={cw}:{ch},gblur=sigma={sigma:.1f}[bg];[bg][b]overlay=(W-w)/2:(H-h)/2")
     vf = {
+        "blurred-fill": fill,
         # Bars top and bottom to the taller of 16:9 and 4:3 of the width.
         "letterbox": "pad=iw:trunc(max(iw*9/16\\,ih*4/3)/2)*2:0:(oh-ih)/2:black",
         # Bars left and right to the wider of 16:9 and 4:3 of the height.
