@@ -301,19 +301,8 @@ fn odd_inputs_do_not_panic() {
 /// centre, downwards) whose empty bands show `img` enlarged to cover the canvas and blurred
 /// (Gaussian, `sigma`). Returns the canvas and where the picture is.
 fn blurred_fill(img: &RgbImage, cw: u32, ch: u32, sigma: f32, dy: i64) -> (RgbImage, Rect) {
-    use image::imageops;
-    let (w, h) = img.dimensions();
-    let s = (f64::from(cw) / f64::from(w)).max(f64::from(ch) / f64::from(h));
-    let (bw, bh) = (
-        ((f64::from(w) * s).ceil() as u32).max(cw),
-        ((f64::from(h) * s).ceil() as u32).max(ch),
-    );
-    let big = imageops::resize(img, bw, bh, imageops::FilterType::Triangle);
-    let fill = imageops::crop_imm(&big, (bw - cw) / 2, (bh - ch) / 2, cw, ch).to_image();
-    let mut out = imageops::blur(&fill, sigma);
-    let (x, y) = (i64::from((cw - w) / 2), i64::from((ch - h) / 2) + dy);
-    imageops::replace(&mut out, img, x, y);
-    (out, rect(x as u32, y as u32, w, h))
+    let (out, (x, y)) = edits::blurred_fill(img, cw, ch, sigma, dy);
+    (out, rect(x, y, img.width(), img.height()))
 }
 
 fn trim_borders(found: &[Region]) -> Vec<Rect> {

@@ -61,6 +61,10 @@ fn normalising_edits(img: &RgbImage) -> Vec<(&'static str, RgbImage)> {
             "pillarbox",
             j(edits::pad(img, w / 3, 0, w / 3, 0, [20, 20, 20])),
         ),
+        (
+            "blurred-fill",
+            j(edits::blurred_fill(img, w, w.max(h * 4 / 3), w.max(h) as f32 * 0.025, 0).0),
+        ),
         ("caption-top", j(edits::caption(img, 0.15, true))),
         ("caption-bottom", j(edits::caption(img, 0.2, false))),
         ("screenshot", j(edits::screenshot(img).0)),
@@ -177,7 +181,9 @@ fn issue_8_edits_match_their_source_and_nothing_else() {
         if let Some(x) = hit {
             let via = x["via"].as_str().unwrap();
             let want = match *edit {
-                "border" | "white-border" | "letterbox" | "pillarbox" => "trim-border",
+                "border" | "white-border" | "letterbox" | "pillarbox" | "blurred-fill" => {
+                    "trim-border"
+                }
                 "caption-top" | "caption-bottom" => "caption-band",
                 "screenshot" | "phone-post" | "phone-post-dark" => "inner-region",
                 "mirror" | "rotate-90" => "dihedral-",

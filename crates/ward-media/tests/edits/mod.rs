@@ -257,3 +257,28 @@ pub fn real_frame(img: &RgbImage) -> RgbImage {
     imageops::replace(&mut out, img, i64::from(t), i64::from(t));
     jpeg(&out, 85)
 }
+
+/// `img` on a `cw`×`ch` canvas (at least its size), centred and moved `dy` pixels down, the
+/// rest its own copy scaled to cover the canvas and Gaussian-blurred with `sigma`: the
+/// blurred fill phone apps pad with. Returns the picture's top-left corner too.
+pub fn blurred_fill(
+    img: &RgbImage,
+    cw: u32,
+    ch: u32,
+    sigma: f32,
+    dy: i64,
+) -> (RgbImage, (u32, u32)) {
+    use image::imageops;
+    let (w, h) = img.dimensions();
+    let s = (f64::from(cw) / f64::from(w)).max(f64::from(ch) / f64::from(h));
+    let (bw, bh) = (
+        ((f64::from(w) * s).ceil() as u32).max(cw),
+        ((f64::from(h) * s).ceil() as u32).max(ch),
+    );
+    let big = imageops::resize(img, bw, bh, imageops::FilterType::Triangle);
+    let fill = imageops::crop_imm(&big, (bw - cw) / 2, (bh - ch) / 2, cw, ch).to_image();
+    let mut out = imageops::blur(&fill, sigma);
+    let (x, y) = (i64::from((cw - w) / 2), i64::from((ch - h) / 2) + dy);
+    imageops::replace(&mut out, img, x, y);
+    (out, (x as u32, y as u32))
+}
