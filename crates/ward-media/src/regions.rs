@@ -316,21 +316,9 @@ fn trim_border(img: Img<'_>, full: Bounds, opts: &RegionOptions) -> Option<Bound
             continue;
         }
         any = true;
-        match pair[0] {
-            Side::Top => {
-                b.y0 += d0;
-                b.y1 -= d1;
-            }
-            _ => {
-                b.x0 += d0;
-                b.x1 -= d1;
-            }
-        }
+        trim_pair(&mut b, pair[0], d0, d1);
     }
-    let ok = any
-        && (b.x1 - b.x0) as f64 >= opts.min_content * (full.x1 - full.x0) as f64
-        && (b.y1 - b.y0) as f64 >= opts.min_content * (full.y1 - full.y0) as f64;
-    ok.then_some(b)
+    (any && enough_content(b, full, opts)).then_some(b)
 }
 
 /// How finely a blurred fill's step into the picture is checked across a line: in this many
@@ -522,21 +510,29 @@ fn fill_border(img: Img<'_>, full: Bounds, opts: &RegionOptions) -> Option<Bound
             continue;
         }
         any = true;
-        match pair[0] {
-            Side::Top => {
-                b.y0 += d0;
-                b.y1 -= d1;
-            }
-            _ => {
-                b.x0 += d0;
-                b.x1 -= d1;
-            }
+        trim_pair(&mut b, pair[0], d0, d1);
+    }
+    (any && enough_content(b, full, opts)).then_some(b)
+}
+
+/// Takes `d0` lines off the side `first` (top or left) of `b` and `d1` off the opposite one.
+fn trim_pair(b: &mut Bounds, first: Side, d0: usize, d1: usize) {
+    match first {
+        Side::Top => {
+            b.y0 += d0;
+            b.y1 -= d1;
+        }
+        _ => {
+            b.x0 += d0;
+            b.x1 -= d1;
         }
     }
-    let ok = any
-        && (b.x1 - b.x0) as f64 >= opts.min_content * (full.x1 - full.x0) as f64
-        && (b.y1 - b.y0) as f64 >= opts.min_content * (full.y1 - full.y0) as f64;
-    ok.then_some(b)
+}
+
+/// Whether `b` keeps at least `min_content` of `full` along both axes.
+fn enough_content(b: Bounds, full: Bounds, opts: &RegionOptions) -> bool {
+    (b.x1 - b.x0) as f64 >= opts.min_content * (full.x1 - full.x0) as f64
+        && (b.y1 - b.y0) as f64 >= opts.min_content * (full.y1 - full.y0) as f64
 }
 
 /// The mean colour of the most common coarse colour (32 levels a channel) of a few lines.
