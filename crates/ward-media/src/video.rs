@@ -1376,7 +1376,7 @@ fn decode_and_hash_inner(
     };
     let mut k: u64 = 0;
     loop {
-        let buf = match pass.next(deadline, k * u64::from(interval)) {
+        let buf = match pass.next(deadline, opts.timeout, k * u64::from(interval)) {
             Ok(Some(buf)) => buf,
             Ok(None) => break,
             Err(PassError::Media(e)) => return Err(e),
@@ -1463,12 +1463,14 @@ enum Pass {
 
 impl Pass {
     /// The next frame, expected to be the `index`-th decoded; `None` at the end.
-    fn next(&mut self, deadline: Instant, index: u64) -> Result<Option<Vec<u8>>, PassError> {
-        let timeout = |deadline: Instant| {
-            PassError::Media(timeout_error(
-                deadline.saturating_duration_since(Instant::now()),
-            ))
-        };
+    /// At `deadline`, the error names `limit`, the configured timeout.
+    fn next(
+        &mut self,
+        deadline: Instant,
+        limit: Duration,
+        index: u64,
+    ) -> Result<Option<Vec<u8>>, PassError> {
+        let timeout = |_: Instant| PassError::Media(timeout_error(limit));
         match self {
             Pass::Ffmpeg { rx, .. } => {
                 let now = Instant::now();
